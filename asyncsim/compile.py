@@ -1,0 +1,129 @@
+"""Flatten a :class:`~asyncsim.network.Network` into the arrays the kernel reads.
+
+Sources are numbered ``0 .. N-1`` for neurons (layer after layer, in the network's layer order)
+and ``N .. N+N_in-1`` for input features. Outgoing synapses of source ``s`` are
+``targets[fanout_start[s]:fanout_start[s+1]]`` with matching ``weights``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .network import INPUT, Network
+
+
+@dataclass(frozen=True)
+class CompiledNetwork:
+    """Flat, kernel-ready form of a network (all arrays are read-only views).
+
+    Attributes:
+        fanout_start: (N + N_in + 1,) int64 CSR row pointers over sources.
+        targets: (synapses,) int64 target neuron index of each synapse.
+        weights: (synapses,) float64 synaptic weight.
+        nonzero_fanout: (N + N_in,) int64 synapses with a non-zero weight per source.
+        layer_of: (N,) int64 layer index of each neuron.
+        threshold, decay: (N,) float64 firing threshold and per-timestep membrane factor.
+        soft_reset, refractory, is_output: (N,) uint8 flags.
+        fanin: (N,) int64 number of presynaptic sources (neurons and input features).
+        input_fanin: (N,) int64 number of presynaptic input features.
+        layer_offsets: (L + 1,) int64 first neuron index of each layer, then N.
+    """
+
+    fanout_start: np.ndarray
+    targets: np.ndarray
+    weights: np.ndarray
+    nonzero_fanout: np.ndarray
+    layer_of: np.ndarray
+    threshold: np.ndarray
+    decay: np.ndarray
+    soft_reset: np.ndarray
+    refractory: np.ndarray
+    is_output: np.ndarray
+    fanin: np.ndarray
+    input_fanin: np.ndarray
+    layer_offsets: np.ndarray
+    n_inputs: int
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.layer_of.shape[0])
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.layer_offsets.shape[0] - 1)
+
+    @property
+    def output_offset(self) -> int:
+        return int(self.layer_offsets[-2])
+
+    @property
+    def n_outputs(self) -> int:
+        return int(self.layer_offsets[-1] - self.layer_offsets[-2])
+
+    @property
+    def fanout(self) -> np.ndarray:
+        """(N + N_in,) synapses per source."""
+        return np.diff(self.fanout_start)
+
+    def layer_slice(self, layer: int) -> slice:
+        return slice(int(self.layer_offsets[layer]), int(self.layer_offsets[layer + 1]))
+
+
+def compile_network(network: Network) -> CompiledNetwork:
+    """Build the flat arrays of ``network`` (cost: one pass over all synapses)."""
+    offsets = np.zeros(len(network.layers) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([layer.size for layer in network.layers])
+    n = int(offsets[-1])
+    n_in = network.input_size
+    first = {layer.name: int(offsets[i]) for i, layer in enumerate(network.layers)}
+    first[INPUT] = n
+
+    # Collect synapses as (source, target, weight) triples, one projection at a time.
+    src_parts, tgt_parts, w_parts = [], [], []
+    for p in network.projections:
+        rows, cols = np.indices(p.weight.shape)
+        src_parts.append(cols.ravel() + first[p.source])
+        tgt_parts.append(rows.ravel() + first[p.target])
+        w_parts.append(p.weight.ravel())
+    sources = np.concatenate(src_parts) if src_parts else np.zeros(0, np.int64)
+    targets = np.concatenate(tgt_parts) if tgt_parts else np.zeros(0, np.int64)
+    weights = np.concatenate(w_parts) if w_parts else np.zeros(0)
+    order = np.argsort(sources * (n + 1) + targets, kind="stable")
+    sources, targets, weights = sources[order], targets[order], weights[order]
+
+    counts = np.bincount(sources, minlength=n + n_in)
+    fanout_start = np.zeros(n + n_in + 1, dtype=np.int64)
+    fanout_start[1:] = np.cumsum(counts)
+    nonzero_fanout = np.bincount(sources[weights != 0], minlength=n + n_in).astype(np.int64)
+    fanin = np.bincount(targets, minlength=n).astype(np.int64)
+    input_fanin = np.bincount(targets[sources >= n], minlength=n).astype(np.int64)
+
+    per_neuron = {key: np.empty(n) for key in ("threshold", "decay")}
+    flags = {key: np.zeros(n, dtype=np.uint8) for key in ("soft_reset", "refractory", "is_output")}
+    layer_of = np.empty(n, dtype=np.int64)
+    for i, layer in enumerate(network.layers):
+        sl = slice(int(offsets[i]), int(offsets[i + 1]))
+        layer_of[sl] = i
+        per_neuron["threshold"][sl] = layer.threshold
+        per_neuron["decay"][sl] = layer.decay_per_step(network.dt_ms)
+        flags["soft_reset"][sl] = layer.reset == "soft"
+        flags["refractory"][sl] = layer.refractory
+    flags["is_output"][int(offsets[-2]):] = 1
+
+    arrays = dict(
+        fanout_start=fanout_start,
+        targets=targets.astype(np.int64),
+        weights=weights.astype(np.float64),
+        nonzero_fanout=nonzero_fanout,
+        layer_of=layer_of,
+        fanin=fanin,
+        input_fanin=input_fanin,
+        layer_offsets=offsets,
+        **per_neuron,
+        **flags,
+    )
+    for a in arrays.values():
+        a.setflags(write=False)
+    return CompiledNetwork(n_inputs=n_in, **arrays)

@@ -1,0 +1,544 @@
+"""Numba event kernel: forward passes of a compiled network over a batch of samples.
+
+The kernel sees only flat arrays (see :mod:`asyncsim.compile`). Sources are indexed
+``0 .. N-1`` for network neurons (layer by layer) and ``N .. N+N_in-1`` for input features; one
+CSR table (``fanout_start``, ``targets``, ``weights``) gives every source's outgoing synapses.
+
+One forward step (``docs/concepts.md`` has the full story):
+
+1. every neuron that received a message since the last step integrates its summed current and,
+   if it has met its synchronization threshold and is not refractory, evaluates ``u > U_thr``;
+2. the stop condition is checked;
+3. up to ``F`` pending spikes are selected by the scheduling policy;
+4. their currents are delivered (one SOP per synapse) and summed per target.
+
+Pending spikes live in one of two structures, chosen by the policy:
+
+* random scheduling: an unordered pool; drawing ``F`` entries by swap-removal costs O(F);
+* every other policy: a binary min-heap on ``(key, source index)``; selection costs O(F log P).
+  Momentum noise is redrawn every step, but only entries whose static key lies within the noise
+  amplitude of the F-th best can be promoted, so only those are popped and re-ranked.
+
+Each sample runs with its own splitmix64 random stream seeded from ``(seed, sample index)``, so
+results do not depend on the number of threads or on how samples are batched.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+from numba import types
+
+POLICY_RANDOM = 0
+POLICY_MOMENTUM = 1
+POLICY_FIFO = 2
+POLICY_LAYER = 3
+POLICY_USER = 4
+
+STOP_DRAIN = 0
+STOP_ON_OUTPUT = 1
+
+#: Signature of a user scheduling key: (source index, layer index (-1 for input features),
+#: membrane value before the reset (spike count for input features), forward step at which the
+#: spike was emitted (-1 for input)) -> priority; the smallest priority is selected first.
+USER_KEY_SIGNATURE = types.float64(types.int64, types.int64, types.float64, types.int64)
+
+_NO_PRIORITY = -np.inf  # key that puts prioritized input events before everything else
+
+
+@nb.cfunc(USER_KEY_SIGNATURE, cache=True)
+def _unused_user_key(source, layer, membrane, step):  # pragma: no cover - never called
+    return 0.0
+
+
+UNUSED_USER_KEY = _unused_user_key
+
+
+# --------------------------------------------------------------------------------------------
+# Random numbers: splitmix64, one state per sample.
+
+
+@nb.njit(cache=True, inline="always")
+def _next_u64(state):
+    z = state[0] + np.uint64(0x9E3779B97F4A7C15)
+    state[0] = z
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+@nb.njit(cache=True, inline="always")
+def _uniform(state):
+    """Uniform float in [0, 1)."""
+    return float(_next_u64(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+
+
+@nb.njit(cache=True, inline="always")
+def _randint(state, n):
+    """Uniform integer in [0, n)."""
+    return min(int(_uniform(state) * n), n - 1)
+
+
+@nb.njit(cache=True)
+def _seed_state(seed, sample_index):
+    state = np.empty(1, dtype=np.uint64)
+    state[0] = np.uint64(seed) * np.uint64(0xD1342543DE82EF95) + np.uint64(sample_index)
+    _next_u64(state)
+    state[0] = _next_u64(state) ^ np.uint64(sample_index)
+    _next_u64(state)
+    return state
+
+
+# --------------------------------------------------------------------------------------------
+# Binary min-heap on (key, tie) with a payload (the source index).
+
+
+@nb.njit(cache=True, inline="always")
+def _less(keys, ties, i, j):
+    return keys[i] < keys[j] or (keys[i] == keys[j] and ties[i] < ties[j])
+
+
+@nb.njit(cache=True, inline="always")
+def _heap_push(keys, ties, srcs, size, key, tie, src):
+    i = size
+    keys[i] = key
+    ties[i] = tie
+    srcs[i] = src
+    while i > 0:
+        parent = (i - 1) >> 1
+        if _less(keys, ties, i, parent):
+            keys[i], keys[parent] = keys[parent], keys[i]
+            ties[i], ties[parent] = ties[parent], ties[i]
+            srcs[i], srcs[parent] = srcs[parent], srcs[i]
+            i = parent
+        else:
+            break
+    return size + 1
+
+
+@nb.njit(cache=True, inline="always")
+def _heap_pop(keys, ties, srcs, size):
+    """Remove the smallest entry; it is left at index ``size - 1``. Returns the new size."""
+    last = size - 1
+    keys[0], keys[last] = keys[last], keys[0]
+    ties[0], ties[last] = ties[last], ties[0]
+    srcs[0], srcs[last] = srcs[last], srcs[0]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= last:
+            break
+        best = left
+        right = left + 1
+        if right < last and _less(keys, ties, right, left):
+            best = right
+        if _less(keys, ties, best, i):
+            keys[i], keys[best] = keys[best], keys[i]
+            ties[i], ties[best] = ties[best], ties[i]
+            srcs[i], srcs[best] = srcs[best], srcs[i]
+            i = best
+        else:
+            break
+    return last
+
+
+# --------------------------------------------------------------------------------------------
+# One sample.
+
+
+@nb.njit(cache=True)
+def _run_sample(
+    sample,
+    global_index,
+    fanout_start,
+    targets,
+    weights,
+    nonzero_fanout,
+    layer_of,
+    threshold,
+    decay,
+    soft_reset,
+    refractory,
+    is_output,
+    sync_threshold,
+    input_fanin,
+    n_neurons,
+    output_offset,
+    inputs,
+    seed,
+    policy,
+    forward_group,
+    stop,
+    steps_after_output,
+    momentum_noise,
+    queued_input,
+    prioritize_input,
+    refractory_dropout,
+    input_dropout,
+    network_dropout,
+    emit_barriers,
+    max_steps,
+    user_key,
+    capacity,
+    out_counts,
+    out_membrane,
+    spikes_per_layer,
+    counters,
+    steps_per_pass,
+    spikes_to_output,
+    hist,
+):
+    """Simulate one sample; returns False if more than ``capacity`` spikes were pending at once
+    (possible only without refractoriness), leaving partial results behind."""
+    n_timesteps = inputs.shape[1]
+    n_inputs = inputs.shape[2]
+    n_sources = n_neurons + n_inputs
+    hist_bins = hist.shape[1]
+    rng = _seed_state(seed, global_index)
+    sync_in_use = False
+    for n in range(n_neurons):
+        if sync_threshold[n] > 0:
+            sync_in_use = True
+            break
+
+    u = np.zeros(n_neurons)
+    x = np.zeros(n_neurons)
+    in_refractory = np.zeros(n_neurons, dtype=np.uint8)
+    fired = np.zeros(n_neurons, dtype=np.uint8)
+    barrier_sent = np.zeros(n_neurons, dtype=np.uint8)
+    messages = np.zeros(n_neurons, dtype=np.int64)
+    currents = np.zeros(n_neurons, dtype=np.int64)
+    # marked[n] == stamp <=> n is already listed for the next step; bumping the stamp empties
+    # the list without a clearing pass
+    marked = np.zeros(n_neurons, dtype=np.int64)
+    stamp = 1
+    # neurons to integrate in this step and in the next: two halves of one buffer, swapped by
+    # offset (swapping array references costs reference counting in the hottest loop)
+    step_lists = np.empty(2 * n_neurons, dtype=np.int64)
+    this_base = 0
+    next_base = n_neurons
+    input_count = np.zeros(n_inputs, dtype=np.int64)
+
+    pend_key = np.empty(capacity)
+    pend_tie = np.empty(capacity, dtype=np.int64)
+    pend_src = np.empty(capacity, dtype=np.int64)
+    selected = np.empty(capacity, dtype=np.int64)
+    cand_key = np.empty(capacity)
+    cand_tie = np.empty(capacity, dtype=np.int64)
+    cand_src = np.empty(capacity, dtype=np.int64)
+    cand_priority = np.empty(capacity)
+
+    use_heap = policy != POLICY_RANDOM
+    # counters: 0 network SOPs, 1 input SOPs, 2 effective SOPs (non-zero weights, input
+    # included), 3 network spikes delivered, 4 input events delivered, 5 spikes dropped by
+    # network dropout, 6 spikes pending at the end of a pass, 7 input spikes dropped,
+    # 8 barrier messages, 9 passes stopped by the max-steps guard
+    for t in range(n_timesteps):
+        for n in range(n_neurons):
+            u[n] *= decay[n]
+            x[n] = 0.0
+            in_refractory[n] = 0
+            fired[n] = 0
+            barrier_sent[n] = 0
+            messages[n] = input_fanin[n]
+            currents[n] = 0
+        stamp += 1
+        n_next = 0
+        n_pending = 0
+        n_input_pending = 0  # random pool with prioritized input: inputs sit at the front
+        first_output_step = -1
+        delivered_this_pass = 0
+
+        # Input: surviving spikes of this timestep.
+        for i in range(n_inputs):
+            c = np.int64(inputs[sample, t, i])
+            if input_dropout > 0.0 and c > 0:
+                kept = 0
+                for _ in range(c):
+                    if _uniform(rng) >= input_dropout:
+                        kept += 1
+                counters[sample, 7] += c - kept
+                c = kept
+            input_count[i] = c
+        for i in range(n_inputs):
+            c = input_count[i]
+            if c == 0:
+                continue
+            src = n_neurons + i
+            if queued_input:
+                for j in range(fanout_start[src], fanout_start[src + 1]):
+                    messages[targets[j]] -= 1  # counted again when the event is delivered
+                if use_heap:
+                    if prioritize_input:
+                        key = _NO_PRIORITY
+                    elif policy == POLICY_MOMENTUM:
+                        key = 0.0
+                    elif policy == POLICY_USER:
+                        key = user_key(src, -1, float(c), -1)
+                    else:  # FIFO and layer order: inputs come first
+                        key = -1.0
+                    n_pending = _heap_push(pend_key, pend_tie, pend_src, n_pending, key, src, src)
+                else:
+                    pend_src[n_pending] = src
+                    if prioritize_input:
+                        # keep input events in front of the pool
+                        pend_src[n_pending] = pend_src[n_input_pending]
+                        pend_src[n_input_pending] = src
+                        n_input_pending += 1
+                    n_pending += 1
+            else:
+                counters[sample, 1] += c * (fanout_start[src + 1] - fanout_start[src])
+                counters[sample, 2] += c * nonzero_fanout[src]
+                for j in range(fanout_start[src], fanout_start[src + 1]):
+                    tgt = targets[j]
+                    x[tgt] += weights[j] * c
+                    currents[tgt] += 1
+                    if marked[tgt] != stamp:
+                        marked[tgt] = stamp
+                        step_lists[next_base + n_next] = tgt
+                        n_next += 1
+        if sync_in_use:
+            # silent inputs count as barrier messages: first-layer neurons must get evaluated
+            for n in range(n_neurons):
+                if input_fanin[n] > 0 and marked[n] != stamp:
+                    marked[n] = stamp
+                    step_lists[next_base + n_next] = n
+                    n_next += 1
+
+        step = 0
+        while True:
+            # 1. integrate and evaluate the neurons that received messages
+            this_base, next_base = next_base, this_base
+            n_this = n_next
+            n_next = 0
+            stamp += 1
+            for k in range(n_this):
+                n = step_lists[this_base + k]
+                if in_refractory[n]:
+                    x[n] = 0.0
+                    continue
+                u[n] += x[n]
+                x[n] = 0.0
+                if messages[n] < sync_threshold[n]:
+                    continue
+                if u[n] > threshold[n]:
+                    momentum = u[n]
+                    c = currents[n]
+                    hist[sample, c if c < hist_bins else hist_bins - 1] += 1
+                    currents[n] = 0
+                    spikes_per_layer[sample, layer_of[n]] += 1
+                    fired[n] = 1
+                    if soft_reset[n]:
+                        u[n] -= threshold[n]
+                    else:
+                        u[n] = 0.0
+                    if refractory[n]:
+                        if refractory_dropout <= 0.0 or _uniform(rng) >= refractory_dropout:
+                            in_refractory[n] = 1
+                    if is_output[n]:
+                        out_counts[sample, n - output_offset] += 1
+                        if first_output_step < 0:
+                            first_output_step = step
+                            spikes_to_output[sample, t] = delivered_this_pass
+                        continue
+                    if n_pending == capacity:
+                        return False  # the caller reruns the sample with more room
+                    if use_heap:
+                        if policy == POLICY_MOMENTUM:
+                            key = -momentum
+                        elif policy == POLICY_FIFO:
+                            key = float(step)
+                        elif policy == POLICY_LAYER:
+                            key = float(layer_of[n])
+                        else:
+                            key = user_key(n, layer_of[n], momentum, step)
+                        n_pending = _heap_push(pend_key, pend_tie, pend_src, n_pending, key, n, n)
+                    else:
+                        pend_src[n_pending] = n
+                        n_pending += 1
+                elif emit_barriers and barrier_sent[n] == 0 and fired[n] == 0:
+                    barrier_sent[n] = 1
+                    for j in range(fanout_start[n], fanout_start[n + 1]):
+                        tgt = targets[j]
+                        messages[tgt] += 1
+                        counters[sample, 8] += 1
+                        if marked[tgt] != stamp:
+                            marked[tgt] = stamp
+                            step_lists[next_base + n_next] = tgt
+                            n_next += 1
+
+            # 2. stop conditions
+            step += 1
+            if stop == STOP_ON_OUTPUT and first_output_step >= 0:
+                if step > first_output_step + steps_after_output:
+                    break
+            if n_pending == 0 and n_next == 0:
+                break
+            if step >= max_steps:
+                counters[sample, 9] += 1
+                break
+
+            # 3. select up to F pending spikes
+            n_selected = 0
+            if n_pending <= forward_group:
+                for k in range(n_pending):
+                    selected[k] = pend_src[k]
+                n_selected = n_pending
+                n_pending = 0
+                n_input_pending = 0
+            elif not use_heap:
+                while n_selected < forward_group:
+                    if n_input_pending > 0:
+                        j = _randint(rng, n_input_pending)
+                        selected[n_selected] = pend_src[j]
+                        n_input_pending -= 1
+                        pend_src[j] = pend_src[n_input_pending]
+                        pend_src[n_input_pending] = pend_src[n_pending - 1]
+                    else:
+                        j = _randint(rng, n_pending)
+                        selected[n_selected] = pend_src[j]
+                        pend_src[j] = pend_src[n_pending - 1]
+                    n_pending -= 1
+                    n_selected += 1
+            elif policy == POLICY_MOMENTUM and momentum_noise > 0.0:
+                # Pop the F best (keys are -membrane), then every entry that the noise could
+                # still lift above the F-th best: key < key_F + noise amplitude.
+                top = n_pending
+                for _ in range(forward_group):
+                    n_pending = _heap_pop(pend_key, pend_tie, pend_src, n_pending)
+                key_f = pend_key[n_pending]
+                while n_pending > 0 and pend_key[0] < key_f + momentum_noise:
+                    n_pending = _heap_pop(pend_key, pend_tie, pend_src, n_pending)
+                n_cand = top - n_pending
+                for k in range(n_cand):
+                    cand_key[k] = pend_key[n_pending + k]
+                    cand_tie[k] = pend_tie[n_pending + k]
+                    cand_src[k] = pend_src[n_pending + k]
+                    cand_priority[k] = cand_key[k] - momentum_noise * _uniform(rng)
+                order = np.argsort(cand_priority[:n_cand], kind="mergesort")
+                for r in range(n_cand):
+                    k = order[r]
+                    if r < forward_group:
+                        selected[n_selected] = cand_src[k]
+                        n_selected += 1
+                    else:
+                        n_pending = _heap_push(
+                            pend_key, pend_tie, pend_src, n_pending,
+                            cand_key[k], cand_tie[k], cand_src[k],
+                        )
+            else:
+                while n_selected < forward_group:
+                    n_pending = _heap_pop(pend_key, pend_tie, pend_src, n_pending)
+                    selected[n_selected] = pend_src[n_pending]
+                    n_selected += 1
+
+            # 4. deliver the selected spikes' currents, in source order so that the sums do
+            # not depend on how the pool happens to be arranged
+            if n_selected > 1:
+                selected[:n_selected].sort()
+            for k in range(n_selected):
+                src = selected[k]
+                if network_dropout > 0.0 and src < n_neurons:
+                    if _uniform(rng) < network_dropout:
+                        counters[sample, 5] += 1
+                        continue
+                start = fanout_start[src]
+                end = fanout_start[src + 1]
+                amplitude = 1.0
+                if src < n_neurons:
+                    counters[sample, 0] += end - start
+                    counters[sample, 2] += nonzero_fanout[src]
+                    counters[sample, 3] += 1
+                else:
+                    c = input_count[src - n_neurons]
+                    amplitude = float(c)
+                    counters[sample, 1] += c * (end - start)
+                    counters[sample, 2] += c * nonzero_fanout[src]
+                    counters[sample, 4] += 1
+                delivered_this_pass += 1
+                if sync_in_use:
+                    for j in range(start, end):
+                        messages[targets[j]] += 1
+                for j in range(start, end):
+                    tgt = targets[j]
+                    x[tgt] += weights[j] * amplitude
+                    currents[tgt] += 1
+                    if marked[tgt] != stamp:
+                        marked[tgt] = stamp
+                        step_lists[next_base + n_next] = tgt
+                        n_next += 1
+
+        steps_per_pass[sample, t] = step
+        counters[sample, 6] += n_pending
+    for k in range(out_counts.shape[1]):
+        out_membrane[sample, k] = u[output_offset + k]
+    return True
+
+
+@nb.njit(cache=True, parallel=True)
+def run_batch(
+    sample_offset,
+    fanout_start,
+    targets,
+    weights,
+    nonzero_fanout,
+    layer_of,
+    threshold,
+    decay,
+    soft_reset,
+    refractory,
+    is_output,
+    sync_threshold,
+    input_fanin,
+    output_offset,
+    inputs,
+    seed,
+    policy,
+    forward_group,
+    stop,
+    steps_after_output,
+    momentum_noise,
+    queued_input,
+    prioritize_input,
+    refractory_dropout,
+    input_dropout,
+    network_dropout,
+    emit_barriers,
+    max_steps,
+    user_key,
+    out_counts,
+    out_membrane,
+    spikes_per_layer,
+    counters,
+    steps_per_pass,
+    spikes_to_output,
+    hist,
+):
+    """Run every sample of ``inputs`` (samples, timesteps, features); results go to the output
+    arrays (first axis: sample). ``sample_offset`` is the global index of ``inputs[0]``: it seeds
+    each sample's random stream."""
+    n_neurons = layer_of.shape[0]
+    for s in nb.prange(inputs.shape[0]):
+        # With refractory neurons at most every source is pending once; otherwise the sample
+        # is rerun with more room (same random stream, so the same result).
+        capacity = n_neurons + inputs.shape[2] + 1
+        while True:
+            done = _run_sample(
+                s, sample_offset + s, fanout_start, targets, weights, nonzero_fanout, layer_of,
+                threshold, decay, soft_reset, refractory, is_output, sync_threshold, input_fanin,
+                n_neurons, output_offset, inputs, seed, policy, forward_group, stop,
+                steps_after_output, momentum_noise, queued_input, prioritize_input,
+                refractory_dropout, input_dropout, network_dropout, emit_barriers, max_steps,
+                user_key, capacity, out_counts, out_membrane, spikes_per_layer, counters,
+                steps_per_pass, spikes_to_output, hist,
+            )
+            if done:
+                break
+            capacity *= 2
+            out_counts[s] = 0
+            out_membrane[s] = 0.0
+            spikes_per_layer[s] = 0
+            counters[s] = 0
+            steps_per_pass[s] = 0
+            spikes_to_output[s] = -1
+            hist[s] = 0

@@ -1,0 +1,194 @@
+"""The native model format: a YAML description plus an ``.npz`` file of weights.
+
+Example ``model.yaml`` (``docs/model-format.md`` has the full reference)::
+
+    format: asyncsim-model
+    format_version: 1
+    name: tiny
+    dt_ms: 10.0                 # timestep (one forward pass), milliseconds
+    input_size: 4
+    weights_file: tiny.npz      # relative to this file
+    metadata: {trained: false}
+    layers:
+      - {name: hidden1, size: 3, neuron: lif, tau_m_ms: 1.0, threshold: 0.3,
+         reset: hard, refractory: true}
+      - {name: output, size: 2}
+    projections:
+      - {source: input, target: hidden1, type: dense, weight: W1}
+      - {source: hidden1, target: output, type: dense, weight: W2}
+
+``weight`` names an array of shape (target size, source size) in the ``.npz`` file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from .atomic import write_bytes_atomic, write_text_atomic
+from .errors import InputError
+from .network import DenseProjection, Layer, Network
+
+FORMAT = "asyncsim-model"
+FORMAT_VERSION = 1
+LAYER_FIELDS = {"name", "size", "neuron", "tau_m_ms", "threshold", "reset", "refractory"}
+PROJECTION_FIELDS = {"source", "target", "type", "weight"}
+TOP_FIELDS = {"format", "format_version", "name", "description", "dt_ms", "input_size",
+              "weights_file", "metadata", "layers", "projections"}
+
+
+def shipped_models() -> dict[str, Path]:
+    """Models installed with the package, by name."""
+    folder = resources.files("asyncsim.shipped_models")
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir()
+            if str(p).endswith(".yaml")}
+
+
+def resolve_model_path(path_or_name: str | os.PathLike) -> Path:
+    """A model file path: an existing file, a folder holding ``model.yaml``, or the name of a
+    shipped model."""
+    p = Path(path_or_name)
+    if p.is_dir():
+        p = p / "model.yaml"
+    if p.is_file():
+        return p
+    shipped = shipped_models()
+    if str(path_or_name) in shipped:
+        return shipped[str(path_or_name)]
+    raise InputError(f"{path_or_name}: no such model file, and not a shipped model "
+                     f"(shipped: {', '.join(sorted(shipped)) or 'none'})")
+
+
+def load_model(path_or_name: str | os.PathLike) -> Network:
+    """Load a model from its YAML file (or folder, or shipped name) and its weights."""
+    path = resolve_model_path(path_or_name)
+    try:
+        return _load(path)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _load(path: Path) -> Network:
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the file: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InputError("expected a mapping at the top level")
+    _no_unknown(doc, TOP_FIELDS, "")
+    if doc.get("format") != FORMAT:
+        raise InputError(f"field 'format': expected '{FORMAT}', got {doc.get('format')!r}")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"field 'format_version': expected {FORMAT_VERSION}, "
+                         f"got {doc.get('format_version')!r}")
+    for key in ("input_size", "layers", "projections", "weights_file"):
+        if key not in doc:
+            raise InputError(f"field '{key}': missing")
+    weights = _read_weights(path.parent / str(doc["weights_file"]))
+    layers = []
+    for i, entry in enumerate(_list(doc["layers"], "layers")):
+        _no_unknown(entry, LAYER_FIELDS, f"layers[{i}].")
+        for key in ("name", "size"):
+            if key not in entry:
+                raise InputError(f"field 'layers[{i}].{key}': missing")
+        layers.append(Layer(**entry))
+    projections = []
+    for i, entry in enumerate(_list(doc["projections"], "projections")):
+        _no_unknown(entry, PROJECTION_FIELDS, f"projections[{i}].")
+        for key in ("source", "target", "weight"):
+            if key not in entry:
+                raise InputError(f"field 'projections[{i}].{key}': missing")
+        kind = entry.get("type", "dense")
+        if kind != "dense":
+            raise InputError(f"field 'projections[{i}].type': expected 'dense', got {kind!r}")
+        key = str(entry["weight"])
+        if key not in weights:
+            raise InputError(f"field 'projections[{i}].weight': array '{key}' not in "
+                             f"{doc['weights_file']} (has: {', '.join(sorted(weights))})")
+        projections.append(DenseProjection(entry["source"], entry["target"], weights[key]))
+    metadata = doc.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise InputError("field 'metadata': expected a mapping")
+    return Network(doc["input_size"], layers, projections, dt_ms=doc.get("dt_ms", 1.0),
+                   name=str(doc.get("name", path.stem)),
+                   description=str(doc.get("description", "")), metadata=metadata)
+
+
+def _list(value: Any, name: str) -> list[dict]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InputError(f"field '{name}': expected a list of mappings")
+    return value
+
+
+def _no_unknown(entry: dict, allowed: set[str], prefix: str) -> None:
+    unknown = sorted(set(entry) - allowed)
+    if unknown:
+        raise InputError(f"field '{prefix}{unknown[0]}': unknown (expected one of "
+                         f"{', '.join(sorted(allowed))})")
+
+
+def _read_weights(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise InputError(f"field 'weights_file': {path} does not exist") from None
+    except Exception as exc:  # numpy raises several types for corrupt archives
+        raise InputError(f"field 'weights_file': {path} is not a readable .npz file "
+                         f"({type(exc).__name__})") from None
+
+
+def save_model(network: Network, path: str | os.PathLike) -> Path:
+    """Write ``network`` as ``path`` (YAML) and a weights file beside it (same stem, ``.npz``).
+
+    Both files are written to temporary names and renamed into place, weights first.
+    """
+    path = Path(path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = path / "model.yaml" if path.is_dir() else path.with_suffix(".yaml")
+    weights_path = path.with_suffix(".npz")
+    arrays = {f"W{i + 1}": p.weight for i, p in enumerate(network.projections)}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes_atomic(weights_path, buffer.getvalue())
+    doc = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "name": network.name,
+        "description": network.description,
+        "dt_ms": network.dt_ms,
+        "input_size": network.input_size,
+        "weights_file": weights_path.name,
+        "metadata": _plain(network.metadata),
+        "layers": [
+            {"name": lay.name, "size": lay.size, "neuron": lay.neuron, "tau_m_ms": lay.tau_m_ms,
+             "threshold": lay.threshold, "reset": lay.reset, "refractory": lay.refractory}
+            for lay in network.layers
+        ],
+        "projections": [
+            {"source": p.source, "target": p.target, "type": "dense", "weight": f"W{i + 1}"}
+            for i, p in enumerate(network.projections)
+        ],
+    }
+    write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False, width=100))
+    return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,236 @@
+"""Network description: layers of spiking neurons joined by projections.
+
+Objects here describe a model and validate themselves; they know nothing of the kernel.
+:func:`asyncsim.compile.compile_network` turns a :class:`Network` into the kernel's flat arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+
+from .errors import InputError
+
+NEURON_TYPES = ("lif", "if")
+RESET_MODES = ("hard", "soft")
+INPUT = "input"
+
+
+def _require(condition: bool, field_name: str, expected: str, got: Any) -> None:
+    if not condition:
+        raise InputError(f"field '{field_name}': expected {expected}, got {got!r}")
+
+
+@dataclass
+class Layer:
+    """A population of identical spiking neurons.
+
+    Attributes:
+        name: unique layer name (not ``"input"``).
+        size: number of neurons.
+        neuron: ``"lif"`` (leaky; decays between forward passes) or ``"if"`` (no decay).
+        tau_m_ms: membrane time constant in milliseconds (LIF only).
+        threshold: firing threshold ``U_thr``; a neuron fires when ``u > U_thr``.
+        reset: ``"hard"`` (``u <- 0``) or ``"soft"`` (``u <- u - U_thr``).
+        refractory: a neuron that fired cannot fire again in the same forward pass.
+    """
+
+    name: str
+    size: int
+    neuron: str = "lif"
+    tau_m_ms: float = 1.0
+    threshold: float = 0.3
+    reset: str = "hard"
+    refractory: bool = True
+
+    def __post_init__(self) -> None:
+        where = f"layers[{self.name}]"
+        _require(isinstance(self.name, str) and self.name != "" and self.name != INPUT,
+                 "layers[].name", "a non-empty name other than 'input'", self.name)
+        _require(isinstance(self.size, (int, np.integer)) and not isinstance(self.size, bool)
+                 and self.size >= 1, f"{where}.size", "an integer >= 1", self.size)
+        self.size = int(self.size)
+        _require(self.neuron in NEURON_TYPES, f"{where}.neuron", f"one of {NEURON_TYPES}",
+                 self.neuron)
+        _require(_is_finite_number(self.tau_m_ms) and self.tau_m_ms > 0, f"{where}.tau_m_ms",
+                 "a finite number > 0 (milliseconds)", self.tau_m_ms)
+        _require(_is_finite_number(self.threshold), f"{where}.threshold", "a finite number",
+                 self.threshold)
+        _require(self.reset in RESET_MODES, f"{where}.reset", f"one of {RESET_MODES}",
+                 self.reset)
+        _require(isinstance(self.refractory, (bool, np.bool_)), f"{where}.refractory",
+                 "true or false", self.refractory)
+        self.tau_m_ms = float(self.tau_m_ms)
+        self.threshold = float(self.threshold)
+        self.refractory = bool(self.refractory)
+
+    def decay_per_step(self, dt_ms: float) -> float:
+        """Membrane factor applied between two forward passes ``dt_ms`` apart."""
+        return 1.0 if self.neuron == "if" else math.exp(-dt_ms / self.tau_m_ms)
+
+
+@dataclass
+class DenseProjection:
+    """All-to-all synapses from ``source`` (a layer name or ``"input"``) to ``target``.
+
+    ``weight`` has shape ``(target size, source size)``: ``current = weight @ spikes``.
+    """
+
+    source: str
+    target: str
+    weight: np.ndarray
+
+    def __post_init__(self) -> None:
+        where = f"projections[{self.source}->{self.target}].weight"
+        w = np.asarray(self.weight)
+        _require(w.ndim == 2, where, "a 2-D array (target x source)", f"shape {w.shape}")
+        _require(np.issubdtype(w.dtype, np.number) and not np.iscomplexobj(w), where,
+                 "a real numeric array", str(w.dtype))
+        _require(bool(np.all(np.isfinite(w))), where, "finite values", "NaN or infinity")
+        self.weight = w.astype(np.float64, copy=False)
+
+
+@dataclass
+class Network:
+    """A spiking network: ``input_size`` input features, layers, and projections.
+
+    The last layer is the output layer and has no outgoing projection. ``dt_ms`` is the length
+    of one timestep (one forward pass) in milliseconds. ``metadata`` holds free-form facts such as
+    ``trained`` and the command that produced the model.
+    """
+
+    input_size: int
+    layers: list[Layer]
+    projections: list[DenseProjection]
+    dt_ms: float = 1.0
+    name: str = "network"
+    description: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _require(isinstance(self.input_size, (int, np.integer)) and self.input_size >= 1,
+                 "input_size", "an integer >= 1", self.input_size)
+        self.input_size = int(self.input_size)
+        _require(_is_finite_number(self.dt_ms) and self.dt_ms > 0, "dt_ms",
+                 "a finite number > 0 (milliseconds)", self.dt_ms)
+        self.dt_ms = float(self.dt_ms)
+        _require(len(self.layers) >= 1, "layers", "at least one layer", len(self.layers))
+        names = [layer.name for layer in self.layers]
+        _require(len(set(names)) == len(names), "layers[].name", "unique names", names)
+        sizes = {layer.name: layer.size for layer in self.layers}
+        sizes[INPUT] = self.input_size
+        seen = set()
+        for p in self.projections:
+            key = f"projections[{p.source}->{p.target}]"
+            _require(p.source in sizes, f"{key}.source", f"one of {sorted(sizes)}", p.source)
+            _require(p.target in sizes and p.target != INPUT, f"{key}.target",
+                     f"one of {names}", p.target)
+            _require((p.source, p.target) not in seen, key, "one projection per pair",
+                     "a duplicate")
+            seen.add((p.source, p.target))
+            expected = (sizes[p.target], sizes[p.source])
+            _require(p.weight.shape == expected, f"{key}.weight", f"shape {expected}",
+                     p.weight.shape)
+        graph = self.graph()
+        output = self.layers[-1].name
+        _require(graph.out_degree(output) == 0, f"layers[{output}]",
+                 "the output (last) layer to have no outgoing projection",
+                 list(graph.successors(output)))
+        for name in names:
+            _require(nx.has_path(graph, INPUT, name), f"layers[{name}]",
+                     "a layer reachable from the input", "no path from 'input'")
+
+    def graph(self) -> nx.DiGraph:
+        """Topology: nodes are ``"input"`` and layer names, edges are projections."""
+        g = nx.DiGraph()
+        g.add_node(INPUT, size=self.input_size)
+        for layer in self.layers:
+            g.add_node(layer.name, size=layer.size)
+        for p in self.projections:
+            g.add_edge(p.source, p.target, projection=p)
+        return g
+
+    @property
+    def output_layer(self) -> Layer:
+        return self.layers[-1]
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(layer.size for layer in self.layers)
+
+    @property
+    def n_hidden(self) -> int:
+        return self.n_neurons - self.output_layer.size
+
+    @property
+    def is_feedforward(self) -> bool:
+        return nx.is_directed_acyclic_graph(self.graph())
+
+    def layer_index(self, name: str) -> int:
+        for i, layer in enumerate(self.layers):
+            if layer.name == name:
+                return i
+        raise KeyError(name)
+
+    def architecture(self) -> str:
+        """Short form such as ``2312-64-64-64-10``."""
+        return "-".join(str(s) for s in [self.input_size] + [lay.size for lay in self.layers])
+
+
+def _is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool) and math.isfinite(float(value))
+
+
+def feedforward(
+    weights: list[np.ndarray],
+    *,
+    neuron: str = "lif",
+    tau_m_ms: float = 1.0,
+    threshold: float = 0.3,
+    reset: str = "hard",
+    refractory: bool = True,
+    dt_ms: float = 1.0,
+    name: str = "network",
+    **metadata: Any,
+) -> Network:
+    """A chain ``input -> hidden_1 -> ... -> output`` of dense projections.
+
+    ``weights[l]`` has shape ``(N_{l+1}, N_l)``; every layer shares the neuron parameters.
+    """
+    if len(weights) < 1:
+        raise InputError("field 'weights': expected at least one weight matrix, got none")
+    n_in = int(np.asarray(weights[0]).shape[-1])
+    layers, projections = [], []
+    source = INPUT
+    for i, w in enumerate(weights):
+        w = np.asarray(w)
+        lname = "output" if i == len(weights) - 1 else f"hidden{i + 1}"
+        layers.append(Layer(lname, int(w.shape[0]) if w.ndim == 2 else -1, neuron, tau_m_ms,
+                            threshold, reset, refractory))
+        projections.append(DenseProjection(source, lname, w))
+        source = lname
+    return Network(n_in, layers, projections, dt_ms=dt_ms, name=name, metadata=dict(metadata))
+
+
+def random_feedforward(
+    sizes: list[int],
+    seed: int = 0,
+    *,
+    gain: float = 1.0,
+    **kwargs: Any,
+) -> Network:
+    """A chain with Xavier-uniform random weights: ``sizes = [N_in, N_1, ..., N_out]``.
+
+    ``gain`` scales the weight range; other keyword arguments go to :func:`feedforward`.
+    """
+    rng = np.random.default_rng(seed)
+    weights = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        bound = gain * math.sqrt(6.0 / (n_in + n_out))
+        weights.append(rng.uniform(-bound, bound, size=(n_out, n_in)))
+    return feedforward(weights, **kwargs)

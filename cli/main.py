@@ -1,0 +1,102 @@
+"""The ``asyncsim`` command line: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from asyncsim.datasets import load_dataset
+
+from asyncsim import InputError, Simulator, load_model
+from asyncsim.model_io import resolve_model_path, shipped_models
+from asyncsim.simulator import INPUT_MODES, READOUTS, STOPS, SYNCHRONIZATIONS
+
+
+class _Group(click.Group):
+    """Reports bad input as one line on standard error and exits with code 2."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="asyncsim")
+def cli() -> None:
+    """Simulate trained spiking networks on asynchronous neuromorphic hardware."""
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--data", default=None,
+              help="Dataset: a built-in name (nmnist-like, shd-like) or a .npz file "
+                   "[default: the model's own dataset].")
+@click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Number of samples to simulate.")
+@click.option("--policy", default="random", show_default=True,
+              help="Scheduling policy: random (rs), momentum (ms), fifo, layer.")
+@click.option("--forward-group", "-F", type=int, default=8, show_default=True,
+              help="Forward group size F: spikes delivered per forward step.")
+@click.option("--stop", type=click.Choice(list(STOPS)), default="drain", show_default=True)
+@click.option("--steps-after-output", type=int, default=1, show_default=True,
+              help="Forward steps after the first output spike (--stop on_output).")
+@click.option("--momentum-noise", type=float, default=1e-6, show_default=True)
+@click.option("--input-mode", type=click.Choice(INPUT_MODES), default="aggregated",
+              show_default=True)
+@click.option("--prioritize-input", is_flag=True, help="Queued input goes first.")
+@click.option("--sync", "synchronization", type=click.Choice(SYNCHRONIZATIONS), default="none",
+              show_default=True, help="'layer': layer-synchronized execution.")
+@click.option("--readout", type=click.Choice(READOUTS), default="spike_count",
+              show_default=True)
+@click.option("--energy-per-sop-pj", type=float, default=None,
+              help="Energy of one synaptic operation, picojoules (e.g. 26 for uBrain).")
+@click.option("--max-steps", type=int, default=100_000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the simulation's random streams and of generated data.")
+@click.option("--threads", type=int, default=None, help="Numba threads [default: all].")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the report (with per-sample arrays) to this JSON file.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar [default: when standard error is a terminal].")
+def run(model, data, samples, policy, forward_group, stop, steps_after_output, momentum_noise,
+        input_mode, prioritize_input, synchronization, readout, energy_per_sop_pj, max_steps,
+        seed, threads, json_path, progress):
+    """Simulate MODEL (a model YAML file, a folder, or a shipped model's name)."""
+    network = load_model(model)
+    dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
+                           n_samples=samples, seed=seed)
+    if dataset.n_samples > samples:
+        dataset = dataset.subset(samples)
+    sim = Simulator(network, policy=policy, forward_group=forward_group, stop=stop,
+                    steps_after_output=steps_after_output, momentum_noise=momentum_noise,
+                    input_mode=input_mode, prioritize_input=prioritize_input,
+                    synchronization=synchronization, readout=readout,
+                    energy_per_sop_pj=energy_per_sop_pj, max_steps=max_steps, seed=seed)
+    show = sys.stderr.isatty() if progress is None else progress
+    report = sim.run(dataset.inputs, dataset.labels, threads=threads, progress=show,
+                     batch_size=32 if show else None)
+    click.echo(f"data         {dataset.name}")
+    click.echo(report.summary())
+    if json_path:
+        report.to_json(json_path)
+        click.echo(f"report written to {json_path}")
+
+
+@cli.command("models")
+def list_models() -> None:
+    """List the models shipped with asyncsim."""
+    for name, path in sorted(shipped_models().items()):
+        network = load_model(resolve_model_path(path))
+        trained = "trained" if network.metadata.get("trained") else "UNTRAINED"
+        click.echo(f"{name:<24}{network.architecture():<24}{trained:<11}{network.description}")
+
+
+def main() -> None:
+    cli(prog_name="asyncsim")
+
+
+if __name__ == "__main__":
+    main()
