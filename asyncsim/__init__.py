@@ -9,7 +9,7 @@ Typical use::
     print(report.summary())
 """
 
-from . import metrics, policies
+from . import datasets, metrics, policies
 from .compile import CompiledNetwork, compile_network
 from .errors import InputError
 from .model_io import load_model, save_model, shipped_models

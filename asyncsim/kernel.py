@@ -192,7 +192,6 @@ def _run_sample(
     (possible only without refractoriness), leaving partial results behind."""
     n_timesteps = inputs.shape[1]
     n_inputs = inputs.shape[2]
-    n_sources = n_neurons + n_inputs
     hist_bins = hist.shape[1]
     rng = _seed_state(seed, global_index)
     sync_in_use = False
@@ -319,7 +318,7 @@ def _run_sample(
                     continue
                 u[n] += x[n]
                 x[n] = 0.0
-                if messages[n] < sync_threshold[n]:
+                if sync_in_use and messages[n] < sync_threshold[n]:
                     continue
                 if u[n] > threshold[n]:
                     momentum = u[n]

@@ -1,0 +1,79 @@
+"""The command line: the main job, JSON reports, and one-line errors with exit code 2."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asyncsim.cli.main import cli
+from click.testing import CliRunner
+
+from asyncsim import random_feedforward, save_model
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_run_shipped_model_prints_summary_and_writes_json(tmp_path):
+    out = tmp_path / "report.json"
+    result = _run("run", "nmnist-untrained", "--samples", "8", "--policy", "momentum", "-F",
+                  "8", "--energy-per-sop-pj", "26", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    for word in ("UNTRAINED", "accuracy", "density", "sops", "energy", "forward_steps"):
+        assert word in result.output
+    data = json.loads(out.read_text())
+    assert data["config"]["policy"] == "momentum"
+    assert data["config"]["forward_group"] == 8
+    assert len(data["per_sample"]["sops"]) == 8
+    assert data["metrics"]["energy"] == pytest.approx(data["metrics"]["sops"] * 26e-12)
+
+
+def test_run_on_npz_data_and_layer_sync(tmp_path):
+    net = random_feedforward([6, 5, 3], seed=1, gain=2.5, name="tiny")
+    model = save_model(net, tmp_path / "tiny.yaml")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", inputs=(rng.random((5, 3, 6)) < 0.5).astype(np.uint8),
+             labels=np.arange(5) % 3)
+    result = _run("run", str(model), "--data", str(tmp_path / "d.npz"), "--sync", "layer")
+    assert result.exit_code == 0, result.output
+    assert "synchronization=layer" in result.output
+
+
+def test_bad_input_exits_2_with_one_line_and_keeps_existing_json(tmp_path):
+    out = tmp_path / "keep.json"
+    out.write_text('{"old": true}')
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: asyncsim-model\nformat_version: 1\ninput_size: 3\n")
+    cases = [
+        ("run", str(bad), "--json", str(out)),
+        ("run", "nmnist-untrained", "--policy", "nonsense", "--json", str(out)),
+        ("run", "nmnist-untrained", "-F", "0", "--json", str(out)),
+        ("run", "nmnist-untrained", "--data", "shd-like", "--samples", "2", "--json",
+         str(out)),
+    ]
+    for args in cases:
+        result = CliRunner().invoke(cli, list(args))
+        assert result.exit_code == 2, (args, result.output)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error:"), result.output
+        assert "Traceback" not in result.output
+    assert json.loads(out.read_text()) == {"old": True}
+
+
+def test_installed_command_runs_outside_the_checkout(tmp_path):
+    exe = shutil.which("asyncsim") or str(Path(sys.executable).parent / "asyncsim")
+    env = dict(os.environ)
+    result = subprocess.run([exe, "run", "nmnist-untrained", "--samples", "4"],
+                            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout
+    result = subprocess.run([exe, "run", "missing-model"], cwd=tmp_path, capture_output=True,
+                            text=True, env=env, timeout=600)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("Error: missing-model")
+    assert "Traceback" not in result.stderr
