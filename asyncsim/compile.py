@@ -22,6 +22,9 @@ class CompiledNetwork:
         fanout_start: (N + N_in + 1,) int64 CSR row pointers over sources.
         targets: (synapses,) int64 target neuron index of each synapse.
         weights: (synapses,) float64 synaptic weight.
+        target_first: (N + N_in,) int64 first target of each source whose targets form one
+            contiguous run (as every dense projection's do), else -1; the kernel delivers
+            such runs with vectorized loops.
         nonzero_fanout: (N + N_in,) int64 synapses with a non-zero weight per source.
         layer_of: (N,) int64 layer index of each neuron.
         threshold, decay: (N,) float64 firing threshold and per-timestep membrane factor.
@@ -34,6 +37,7 @@ class CompiledNetwork:
     fanout_start: np.ndarray
     targets: np.ndarray
     weights: np.ndarray
+    target_first: np.ndarray
     nonzero_fanout: np.ndarray
     layer_of: np.ndarray
     threshold: np.ndarray
@@ -96,6 +100,7 @@ def compile_network(network: Network) -> CompiledNetwork:
     counts = np.bincount(sources, minlength=n + n_in)
     fanout_start = np.zeros(n + n_in + 1, dtype=np.int64)
     fanout_start[1:] = np.cumsum(counts)
+    target_first = _contiguous_run_starts(fanout_start, targets)
     nonzero_fanout = np.bincount(sources[weights != 0], minlength=n + n_in).astype(np.int64)
     fanin = np.bincount(targets, minlength=n).astype(np.int64)
     input_fanin = np.bincount(targets[sources >= n], minlength=n).astype(np.int64)
@@ -116,6 +121,7 @@ def compile_network(network: Network) -> CompiledNetwork:
         fanout_start=fanout_start,
         targets=targets.astype(np.int64),
         weights=weights.astype(np.float64),
+        target_first=target_first,
         nonzero_fanout=nonzero_fanout,
         layer_of=layer_of,
         fanin=fanin,
@@ -127,3 +133,19 @@ def compile_network(network: Network) -> CompiledNetwork:
     for a in arrays.values():
         a.setflags(write=False)
     return CompiledNetwork(n_inputs=n_in, **arrays)
+
+
+def _contiguous_run_starts(fanout_start: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Per source: its first target if its targets are ``first, first + 1, ...``, else -1."""
+    n_sources = fanout_start.shape[0] - 1
+    fanout = np.diff(fanout_start)
+    first = np.full(n_sources, -1, dtype=np.int64)
+    has = fanout > 0
+    first[has] = targets[fanout_start[:-1][has]]
+    # along a contiguous run, target - position is constant
+    owner = np.repeat(np.arange(n_sources), fanout)
+    offset = targets - (np.arange(targets.shape[0]) - fanout_start[:-1][owner])
+    broken = np.zeros(n_sources, dtype=bool)
+    np.logical_or.at(broken, owner, offset != first[owner])
+    first[broken] = -1
+    return first

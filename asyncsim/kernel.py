@@ -143,6 +143,65 @@ def _heap_pop(keys, ties, srcs, size):
 
 
 # --------------------------------------------------------------------------------------------
+# Delivery of one source's messages.
+
+
+@nb.njit(cache=True, inline="always")
+def _deliver(src, amplitude, with_current, count_messages, fanout_start, targets, weights,
+             target_first, x, currents, new_messages, marked, stamp, listed, next_base, n_next,
+             range_first, range_size, range_currents, range_messages, range_mark, range_slot,
+             n_ranges):
+    """Send ``src``'s messages (currents scaled by ``amplitude`` when ``with_current``) and
+    register its targets for the next integration. Returns the new ``(n_next, n_ranges)``.
+    Message counts take effect when the next step begins, whatever the order of evaluation.
+
+    Targets that form one contiguous run (every dense projection) take the fast path: one
+    vectorized loop adds the currents, and the run becomes (or joins) an entry in the list of
+    target ranges, which counts the currents and messages it carried; the counts reach the
+    neurons when the range is expanded, once per step. Other sources update and list their
+    targets one by one.
+    """
+    start = fanout_start[src]
+    end = fanout_start[src + 1]
+    first = target_first[src]
+    if first >= 0:
+        size = end - start
+        if with_current:
+            # unsigned indices: Numba then skips its negative-index check and vectorizes
+            ufirst = np.uint64(first)
+            ustart = np.uint64(start)
+            for i in range(np.uint64(size)):
+                x[ufirst + i] += weights[ustart + i] * amplitude
+        r = range_slot[first]
+        if not (range_mark[first] == stamp and range_size[r] == size):
+            r = n_ranges
+            n_ranges += 1
+            range_mark[first] = stamp
+            range_slot[first] = r
+            range_first[r] = first
+            range_size[r] = size
+            range_currents[r] = 0
+            range_messages[r] = 0
+        if with_current:
+            range_currents[r] += 1
+        if count_messages:
+            range_messages[r] += 1
+    else:
+        for j in range(start, end):
+            tgt = targets[j]
+            if with_current:
+                x[tgt] += weights[j] * amplitude
+                currents[tgt] += 1
+            if count_messages:
+                new_messages[tgt] += 1
+            if marked[tgt] != stamp:
+                marked[tgt] = stamp
+                listed[next_base + n_next] = tgt
+                n_next += 1
+    return n_next, n_ranges
+
+
+# --------------------------------------------------------------------------------------------
 # One sample.
 
 
@@ -153,6 +212,7 @@ def _run_sample(
     fanout_start,
     targets,
     weights,
+    target_first,
     nonzero_fanout,
     layer_of,
     threshold,
@@ -206,17 +266,26 @@ def _run_sample(
     fired = np.zeros(n_neurons, dtype=np.uint8)
     barrier_sent = np.zeros(n_neurons, dtype=np.uint8)
     messages = np.zeros(n_neurons, dtype=np.int64)
+    new_messages = np.zeros(n_neurons, dtype=np.int64)  # arrived, counted from the next step
     currents = np.zeros(n_neurons, dtype=np.int64)
-    # marked[n] == stamp <=> n is already listed for the next step; bumping the stamp empties
-    # the list without a clearing pass
-    marked = np.zeros(n_neurons, dtype=np.int64)
+    input_count = np.zeros(n_inputs, dtype=np.int64)
+    # Neurons to integrate at the next step: a list of neurons plus a list of target ranges.
+    # marked[n] == stamp <=> n is listed; range_mark[first] == stamp <=> a range starting at
+    # `first` is listed. Bumping the stamp empties both lists without a clearing pass.
     stamp = 1
-    # neurons to integrate in this step and in the next: two halves of one buffer, swapped by
-    # offset (swapping array references costs reference counting in the hottest loop)
-    step_lists = np.empty(2 * n_neurons, dtype=np.int64)
+    marked = np.zeros(n_neurons, dtype=np.int64)
+    range_mark = np.zeros(n_neurons, dtype=np.int64)
+    range_slot = np.zeros(n_neurons, dtype=np.int64)
+    n_range_slots = n_neurons + n_inputs + capacity + 1
+    range_first = np.empty(n_range_slots, dtype=np.int64)
+    range_size = np.zeros(n_range_slots, dtype=np.int64)
+    range_currents = np.empty(n_range_slots, dtype=np.int64)
+    range_messages = np.empty(n_range_slots, dtype=np.int64)
+    # the neuron lists of this step and the next: two halves of one buffer, swapped by offset
+    # (swapping array references would cost reference counting in the hottest loop)
+    listed = np.empty(2 * n_neurons, dtype=np.int64)
     this_base = 0
     next_base = n_neurons
-    input_count = np.zeros(n_inputs, dtype=np.int64)
 
     pend_key = np.empty(capacity)
     pend_tie = np.empty(capacity, dtype=np.int64)
@@ -243,27 +312,30 @@ def _run_sample(
             currents[n] = 0
         stamp += 1
         n_next = 0
+        n_ranges = 0
         n_pending = 0
         n_input_pending = 0  # random pool with prioritized input: inputs sit at the front
         first_output_step = -1
         delivered_this_pass = 0
 
         # Input: surviving spikes of this timestep.
-        for i in range(n_inputs):
-            c = np.int64(inputs[sample, t, i])
-            if input_dropout > 0.0 and c > 0:
+        frame = inputs[sample, t]
+        for ui in range(np.uint64(n_inputs)):
+            c = np.int64(frame[ui])
+            if c == 0:
+                input_count[ui] = 0
+                continue
+            if input_dropout > 0.0:
                 kept = 0
                 for _ in range(c):
                     if _uniform(rng) >= input_dropout:
                         kept += 1
                 counters[sample, 7] += c - kept
                 c = kept
-            input_count[i] = c
-        for i in range(n_inputs):
-            c = input_count[i]
+            input_count[ui] = c
             if c == 0:
                 continue
-            src = n_neurons + i
+            src = n_neurons + np.int64(ui)
             if queued_input:
                 for j in range(fanout_start[src], fanout_start[src + 1]):
                     messages[targets[j]] -= 1  # counted again when the event is delivered
@@ -288,31 +360,45 @@ def _run_sample(
             else:
                 counters[sample, 1] += c * (fanout_start[src + 1] - fanout_start[src])
                 counters[sample, 2] += c * nonzero_fanout[src]
-                for j in range(fanout_start[src], fanout_start[src + 1]):
-                    tgt = targets[j]
-                    x[tgt] += weights[j] * c
-                    currents[tgt] += 1
-                    if marked[tgt] != stamp:
-                        marked[tgt] = stamp
-                        step_lists[next_base + n_next] = tgt
-                        n_next += 1
+                n_next, n_ranges = _deliver(
+                    src, float(c), True, False, fanout_start, targets, weights, target_first,
+                    x, currents, new_messages, marked, stamp, listed, next_base, n_next,
+                    range_first, range_size, range_currents, range_messages, range_mark,
+                    range_slot, n_ranges)
         if sync_in_use:
             # silent inputs count as barrier messages: first-layer neurons must get evaluated
             for n in range(n_neurons):
                 if input_fanin[n] > 0 and marked[n] != stamp:
                     marked[n] = stamp
-                    step_lists[next_base + n_next] = n
+                    listed[next_base + n_next] = n
                     n_next += 1
 
         step = 0
         while True:
             # 1. integrate and evaluate the neurons that received messages
+            for r in range(n_ranges):
+                first = np.uint64(range_first[r])
+                n_currents = range_currents[r]
+                n_messages = range_messages[r]
+                for un in range(first, first + np.uint64(range_size[r])):
+                    currents[un] += n_currents
+                    messages[un] += n_messages
+                    if marked[un] != stamp:
+                        marked[un] = stamp
+                        listed[next_base + n_next] = un
+                        n_next += 1
+            if sync_in_use:
+                for k in range(n_next):
+                    n = listed[next_base + k]
+                    messages[n] += new_messages[n]
+                    new_messages[n] = 0
             this_base, next_base = next_base, this_base
             n_this = n_next
             n_next = 0
+            n_ranges = 0
             stamp += 1
             for k in range(n_this):
-                n = step_lists[this_base + k]
+                n = listed[this_base + k]
                 if in_refractory[n]:
                     x[n] = 0.0
                     continue
@@ -357,21 +443,19 @@ def _run_sample(
                         n_pending += 1
                 elif emit_barriers and barrier_sent[n] == 0 and fired[n] == 0:
                     barrier_sent[n] = 1
-                    for j in range(fanout_start[n], fanout_start[n + 1]):
-                        tgt = targets[j]
-                        messages[tgt] += 1
-                        counters[sample, 8] += 1
-                        if marked[tgt] != stamp:
-                            marked[tgt] = stamp
-                            step_lists[next_base + n_next] = tgt
-                            n_next += 1
+                    counters[sample, 8] += fanout_start[n + 1] - fanout_start[n]
+                    n_next, n_ranges = _deliver(
+                        n, 0.0, False, True, fanout_start, targets, weights, target_first,
+                        x, currents, new_messages, marked, stamp, listed, next_base, n_next,
+                        range_first, range_size, range_currents, range_messages, range_mark,
+                    range_slot, n_ranges)
 
             # 2. stop conditions
             step += 1
             if stop == STOP_ON_OUTPUT and first_output_step >= 0:
                 if step > first_output_step + steps_after_output:
                     break
-            if n_pending == 0 and n_next == 0:
+            if n_pending == 0 and n_next == 0 and n_ranges == 0:
                 break
             if step >= max_steps:
                 counters[sample, 9] += 1
@@ -455,17 +539,11 @@ def _run_sample(
                     counters[sample, 2] += c * nonzero_fanout[src]
                     counters[sample, 4] += 1
                 delivered_this_pass += 1
-                if sync_in_use:
-                    for j in range(start, end):
-                        messages[targets[j]] += 1
-                for j in range(start, end):
-                    tgt = targets[j]
-                    x[tgt] += weights[j] * amplitude
-                    currents[tgt] += 1
-                    if marked[tgt] != stamp:
-                        marked[tgt] = stamp
-                        step_lists[next_base + n_next] = tgt
-                        n_next += 1
+                n_next, n_ranges = _deliver(
+                    src, amplitude, True, sync_in_use, fanout_start, targets, weights,
+                    target_first, x, currents, new_messages, marked, stamp, listed, next_base,
+                    n_next, range_first, range_size, range_currents, range_messages, range_mark,
+                    range_slot, n_ranges)
 
         steps_per_pass[sample, t] = step
         counters[sample, 6] += n_pending
@@ -480,6 +558,7 @@ def run_batch(
     fanout_start,
     targets,
     weights,
+    target_first,
     nonzero_fanout,
     layer_of,
     threshold,
@@ -523,7 +602,8 @@ def run_batch(
         capacity = n_neurons + inputs.shape[2] + 1
         while True:
             done = _run_sample(
-                s, sample_offset + s, fanout_start, targets, weights, nonzero_fanout, layer_of,
+                s, sample_offset + s, fanout_start, targets, weights, target_first,
+                nonzero_fanout, layer_of,
                 threshold, decay, soft_reset, refractory, is_output, sync_threshold, input_fanin,
                 n_neurons, output_offset, inputs, seed, policy, forward_group, stop,
                 steps_after_output, momentum_noise, queued_input, prioritize_input,

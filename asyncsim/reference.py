@@ -120,9 +120,14 @@ def reference_run(
                     if input_fanin[i] > 0:
                         incoming.setdefault(i, 0.0)
 
+            barriers_sent: dict[int, int] = {}
             step, first_output, delivered = 0, -1, 0
             while True:
-                # 3a. integrate and evaluate neurons that received messages
+                # 3a. integrate and evaluate neurons that received messages; barriers sent
+                # in the previous step count from now on
+                for tgt, count in barriers_sent.items():
+                    messages[tgt] += count
+                barriers_sent = {}
                 arrived, incoming = incoming, {}
                 for i in sorted(arrived):
                     if refractory[i]:
@@ -148,7 +153,7 @@ def reference_run(
                     elif emit_barriers and not barrier_sent[i] and not fired[i]:
                         barrier_sent[i] = True
                         for tgt, _ in outgoing[i]:
-                            messages[tgt] += 1
+                            barriers_sent[tgt] = barriers_sent.get(tgt, 0) + 1
                             incoming.setdefault(tgt, 0.0)
                             result["barrier_messages"][s] += 1
                 # 3b. stop conditions

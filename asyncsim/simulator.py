@@ -224,7 +224,7 @@ class Simulator:
                 views = {k: v[start:stop] for k, v in out.items()}
                 kernel.run_batch(
                     first_sample_index + start, c.fanout_start, c.targets, c.weights,
-                    c.nonzero_fanout, c.layer_of,
+                    c.target_first, c.nonzero_fanout, c.layer_of,
                     c.threshold, c.decay, c.soft_reset, c.refractory, c.is_output, sync,
                     c.input_fanin, c.output_offset, frames[start:stop], cfg.seed, policy.code,
                     group, STOPS[cfg.stop], cfg.steps_after_output, float(cfg.momentum_noise),

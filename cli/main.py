@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 
 import click
-from asyncsim.datasets import load_dataset
 
 from asyncsim import InputError, Simulator, load_model
+from asyncsim.datasets import load_dataset
 from asyncsim.model_io import resolve_model_path, shipped_models
 from asyncsim.simulator import INPUT_MODES, READOUTS, STOPS, SYNCHRONIZATIONS
 

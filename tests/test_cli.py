@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from asyncsim.cli.main import cli
 from click.testing import CliRunner
 
 from asyncsim import random_feedforward, save_model
+from asyncsim.cli.main import cli
 
 
 def _run(*args):
