@@ -376,17 +376,29 @@ def _run_sample(
         step = 0
         while True:
             # 1. integrate and evaluate the neurons that received messages
+            # Target ranges integrate here in vectorized loops; only neurons that may fire or
+            # must send a barrier are listed for evaluation (the others have nothing to do).
             for r in range(n_ranges):
                 first = np.uint64(range_first[r])
+                end = first + np.uint64(range_size[r])
                 n_currents = range_currents[r]
                 n_messages = range_messages[r]
-                for un in range(first, first + np.uint64(range_size[r])):
+                for un in range(first, end):
                     currents[un] += n_currents
                     messages[un] += n_messages
-                    if marked[un] != stamp:
-                        marked[un] = stamp
-                        listed[next_base + n_next] = un
-                        n_next += 1
+                for un in range(first, end):
+                    if in_refractory[un] == 0:
+                        u[un] += x[un]
+                    x[un] = 0.0
+                for un in range(first, end):
+                    if in_refractory[un] == 0 and (
+                            not sync_in_use or messages[un] >= sync_threshold[un]) and (
+                            u[un] > threshold[un] or (
+                                emit_barriers and barrier_sent[un] == 0 and fired[un] == 0)):
+                        if marked[un] != stamp:
+                            marked[un] = stamp
+                            listed[next_base + n_next] = un
+                            n_next += 1
             if sync_in_use:
                 for k in range(n_next):
                     n = listed[next_base + k]
