@@ -505,22 +505,36 @@ def _run_sample(
                 while n_pending > 0 and pend_key[0] < key_f + momentum_noise:
                     n_pending = _heap_pop(pend_key, pend_tie, pend_src, n_pending)
                 n_cand = top - n_pending
-                for k in range(n_cand):
-                    cand_key[k] = pend_key[n_pending + k]
-                    cand_tie[k] = pend_tie[n_pending + k]
-                    cand_src[k] = pend_src[n_pending + k]
-                    cand_priority[k] = cand_key[k] - momentum_noise * _uniform(rng)
-                order = np.argsort(cand_priority[:n_cand], kind="mergesort")
-                for r in range(n_cand):
-                    k = order[r]
-                    if r < forward_group:
-                        selected[n_selected] = cand_src[k]
-                        n_selected += 1
+                if n_cand == forward_group:
+                    # nothing else is within reach of the noise: all F are selected
+                    for k in range(n_cand):
+                        selected[k] = pend_src[n_pending + k]
+                    n_selected = n_cand
+                else:
+                    for k in range(n_cand):
+                        cand_key[k] = pend_key[n_pending + k]
+                        cand_tie[k] = pend_tie[n_pending + k]
+                        cand_src[k] = pend_src[n_pending + k]
+                        cand_priority[k] = cand_key[k] - momentum_noise * _uniform(rng)
+                    if forward_group == 1:
+                        best = 0
+                        for k in range(1, n_cand):
+                            if cand_priority[k] < cand_priority[best]:
+                                best = k
+                        order = np.arange(n_cand)
+                        order[0], order[best] = best, 0
                     else:
-                        n_pending = _heap_push(
-                            pend_key, pend_tie, pend_src, n_pending,
-                            cand_key[k], cand_tie[k], cand_src[k],
-                        )
+                        order = np.argsort(cand_priority[:n_cand], kind="mergesort")
+                    for r in range(n_cand):
+                        k = order[r]
+                        if r < forward_group:
+                            selected[n_selected] = cand_src[k]
+                            n_selected += 1
+                        else:
+                            n_pending = _heap_push(
+                                pend_key, pend_tie, pend_src, n_pending,
+                                cand_key[k], cand_tie[k], cand_src[k],
+                            )
             else:
                 while n_selected < forward_group:
                     n_pending = _heap_pop(pend_key, pend_tie, pend_src, n_pending)
