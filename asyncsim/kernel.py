@@ -201,6 +201,73 @@ def _deliver(src, amplitude, with_current, count_messages, fanout_start, targets
     return n_next, n_ranges
 
 
+@nb.njit(cache=True)
+def _close_step(core_sops, core_updates, counters, sample, n_cores):
+    """Add the busiest core's work in this step to the critical-path counters; reset."""
+    most_sops = 0
+    most_updates = 0
+    for c in range(n_cores):
+        if core_sops[c] > most_sops:
+            most_sops = core_sops[c]
+        if core_updates[c] > most_updates:
+            most_updates = core_updates[c]
+        core_sops[c] = 0
+        core_updates[c] = 0
+    counters[sample, 13] += most_sops
+    counters[sample, 14] += most_updates
+
+
+@nb.njit(cache=True)
+def _select_with_quota(use_heap, forward_group, core_quota, core_of, n_neurons, core_taken,
+                       rng, pend_key, pend_tie, pend_src, n_pending, stash_key, stash_tie,
+                       stash_src, selected):
+    """Select up to ``forward_group`` pending spikes, at most ``core_quota`` from each core
+    (input events belong to no core). Returns ``(n_selected, n_pending)``."""
+    n_selected = 0
+    if use_heap:
+        n_stash = 0
+        while n_selected < forward_group and n_pending > 0:
+            n_pending = _heap_pop(pend_key, pend_tie, pend_src, n_pending)
+            src = pend_src[n_pending]
+            c = core_of[src] if src < n_neurons else -1
+            if c >= 0 and core_taken[c] >= core_quota:
+                stash_key[n_stash] = pend_key[n_pending]
+                stash_tie[n_stash] = pend_tie[n_pending]
+                stash_src[n_stash] = src
+                n_stash += 1
+                continue
+            if c >= 0:
+                core_taken[c] += 1
+            selected[n_selected] = src
+            n_selected += 1
+        for k in range(n_stash):
+            n_pending = _heap_push(pend_key, pend_tie, pend_src, n_pending, stash_key[k],
+                                   stash_tie[k], stash_src[k])
+    else:
+        n_open = n_pending  # entries [n_open, n_pending) belong to cores already full
+        while n_selected < forward_group and n_open > 0:
+            j = _randint(rng, n_open)
+            src = pend_src[j]
+            c = core_of[src] if src < n_neurons else -1
+            if c >= 0 and core_taken[c] >= core_quota:
+                pend_src[j] = pend_src[n_open - 1]
+                pend_src[n_open - 1] = src
+                n_open -= 1
+                continue
+            if c >= 0:
+                core_taken[c] += 1
+            selected[n_selected] = src
+            n_selected += 1
+            pend_src[j] = pend_src[n_open - 1]
+            pend_src[n_open - 1] = pend_src[n_pending - 1]
+            n_open -= 1
+            n_pending -= 1
+    for k in range(n_selected):
+        if selected[k] < n_neurons:
+            core_taken[core_of[selected[k]]] = 0
+    return n_selected, n_pending
+
+
 # --------------------------------------------------------------------------------------------
 # One sample.
 
@@ -239,6 +306,13 @@ def _run_sample(
     emit_barriers,
     max_steps,
     user_key,
+    core_of,
+    route_start,
+    route_core,
+    route_synapses,
+    route_hops,
+    n_cores,
+    core_quota,
     capacity,
     out_counts,
     out_membrane,
@@ -274,6 +348,7 @@ def _run_sample(
     # `first` is listed. Bumping the stamp empties both lists without a clearing pass.
     stamp = 1
     marked = np.zeros(n_neurons, dtype=np.int64)
+    updated = np.zeros(n_neurons, dtype=np.int64)  # == stamp: counted as updated this step
     range_mark = np.zeros(n_neurons, dtype=np.int64)
     range_slot = np.zeros(n_neurons, dtype=np.int64)
     n_range_slots = n_neurons + n_inputs + capacity + 1
@@ -296,11 +371,23 @@ def _run_sample(
     cand_src = np.empty(capacity, dtype=np.int64)
     cand_priority = np.empty(capacity)
 
+    # Core accounting (only with a hardware profile): work per core in the current step.
+    track_cores = n_cores > 0
+    core_sops = np.zeros(max(n_cores, 1), dtype=np.int64)
+    core_updates = np.zeros(max(n_cores, 1), dtype=np.int64)
+    core_taken = np.zeros(max(n_cores, 1), dtype=np.int64)
+    stash_key = np.empty(capacity)
+    stash_tie = np.empty(capacity, dtype=np.int64)
+    stash_src = np.empty(capacity, dtype=np.int64)
+
     use_heap = policy != POLICY_RANDOM
     # counters: 0 network SOPs, 1 input SOPs, 2 effective SOPs (non-zero weights, input
     # included), 3 network spikes delivered, 4 input events delivered, 5 spikes dropped by
     # network dropout, 6 spikes pending at the end of a pass, 7 input spikes dropped,
-    # 8 barrier messages, 9 passes stopped by the max-steps guard
+    # 8 barrier messages, 9 passes stopped by the max-steps guard, 10 neuron updates,
+    # 11 spikes routed to a core, 12 hops travelled, 13 critical-path SOPs (per step, the
+    # busiest core's), 14 critical-path neuron updates, 15 critical-path hops (per step, the
+    # longest route)
     for t in range(n_timesteps):
         for n in range(n_neurons):
             u[n] *= decay[n]
@@ -317,6 +404,7 @@ def _run_sample(
         n_input_pending = 0  # random pool with prioritized input: inputs sit at the front
         first_output_step = -1
         delivered_this_pass = 0
+        max_route_hops = 0
 
         # Input: surviving spikes of this timestep.
         frame = inputs[sample, t]
@@ -376,11 +464,25 @@ def _run_sample(
         step = 0
         while True:
             # 1. integrate and evaluate the neurons that received messages
+            # Neuron updates: each neuron that integrates in this step counts once, whether it
+            # was listed on its own or belongs to a target range.
+            for k in range(n_next):
+                n = listed[next_base + k]
+                updated[n] = stamp
+                counters[sample, 10] += 1
+                if track_cores:
+                    core_updates[core_of[n]] += 1
             # Target ranges integrate here in vectorized loops; only neurons that may fire or
             # must send a barrier are listed for evaluation (the others have nothing to do).
             for r in range(n_ranges):
                 first = np.uint64(range_first[r])
                 end = first + np.uint64(range_size[r])
+                for un in range(first, end):
+                    if updated[un] != stamp:
+                        updated[un] = stamp
+                        counters[sample, 10] += 1
+                        if track_cores:
+                            core_updates[core_of[un]] += 1
                 n_currents = range_currents[r]
                 n_messages = range_messages[r]
                 for un in range(first, end):
@@ -473,9 +575,15 @@ def _run_sample(
                 counters[sample, 9] += 1
                 break
 
-            # 3. select up to F pending spikes
+            # 3. select up to F pending spikes (with core_quota, at most that many per core)
             n_selected = 0
-            if n_pending <= forward_group:
+            if core_quota > 0:
+                n_selected, n_pending = _select_with_quota(
+                    use_heap, forward_group, core_quota, core_of, n_neurons, core_taken, rng,
+                    pend_key, pend_tie, pend_src, n_pending, stash_key, stash_tie, stash_src,
+                    selected)
+                n_input_pending = 0
+            elif n_pending <= forward_group:
                 for k in range(n_pending):
                     selected[k] = pend_src[k]
                 n_selected = n_pending
@@ -565,12 +673,26 @@ def _run_sample(
                     counters[sample, 2] += c * nonzero_fanout[src]
                     counters[sample, 4] += 1
                 delivered_this_pass += 1
+                if track_cores:
+                    for e in range(route_start[src], route_start[src + 1]):
+                        core_sops[route_core[e]] += route_synapses[e]
+                        counters[sample, 11] += 1
+                        counters[sample, 12] += route_hops[e]
+                        if route_hops[e] > max_route_hops:
+                            max_route_hops = route_hops[e]
                 n_next, n_ranges = _deliver(
                     src, amplitude, True, sync_in_use, fanout_start, targets, weights,
                     target_first, x, currents, new_messages, marked, stamp, listed, next_base,
                     n_next, range_first, range_size, range_currents, range_messages, range_mark,
                     range_slot, n_ranges)
 
+            if track_cores:
+                _close_step(core_sops, core_updates, counters, sample, n_cores)
+                counters[sample, 15] += max_route_hops
+                max_route_hops = 0
+
+        if track_cores:  # the last step evaluated neurons but delivered nothing
+            _close_step(core_sops, core_updates, counters, sample, n_cores)
         steps_per_pass[sample, t] = step
         counters[sample, 6] += n_pending
     for k in range(out_counts.shape[1]):
@@ -610,6 +732,13 @@ def run_batch(
     emit_barriers,
     max_steps,
     user_key,
+    core_of,
+    route_start,
+    route_core,
+    route_synapses,
+    route_hops,
+    n_cores,
+    core_quota,
     out_counts,
     out_membrane,
     spikes_per_layer,
@@ -634,7 +763,8 @@ def run_batch(
                 n_neurons, output_offset, inputs, seed, policy, forward_group, stop,
                 steps_after_output, momentum_noise, queued_input, prioritize_input,
                 refractory_dropout, input_dropout, network_dropout, emit_barriers, max_steps,
-                user_key, capacity, out_counts, out_membrane, spikes_per_layer, counters,
+                user_key, core_of, route_start, route_core, route_synapses, route_hops, n_cores,
+                core_quota, capacity, out_counts, out_membrane, spikes_per_layer, counters,
                 steps_per_pass, spikes_to_output, hist,
             )
             if done:

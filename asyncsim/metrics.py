@@ -183,6 +183,14 @@ class BarrierMessages(_MeanCounter):
     unit = "messages/sample"
 
 
+class NeuronUpdates(_MeanCounter):
+    """Mean per sample of neuron updates: each forward step, every neuron that integrated a
+    message counts once."""
+
+    name = key = "neuron_updates"
+    unit = "updates/sample"
+
+
 class GuardStops(Metric):
     """Passes stopped by the max-steps guard (a total, not a mean)."""
 
@@ -196,6 +204,7 @@ class GuardStops(Metric):
 DEFAULT_METRICS: tuple[Metric, ...] = (
     Accuracy(), ActivationDensity(), SynapticOperations(), InputSynapticOperations(), Energy(),
     ForwardSteps(), SpikesToFirstOutput(), PassesWithOutput(), DroppedPending(),
-    DroppedByDropout(), BarrierMessages(), GuardStops(), EffectiveACs(), ActivationSparsity(),
+    DroppedByDropout(), BarrierMessages(), NeuronUpdates(), GuardStops(), EffectiveACs(),
+    ActivationSparsity(),
     ConnectionSparsity(), Footprint(),
 )

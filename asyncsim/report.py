@@ -24,6 +24,12 @@ COUNTER_NAMES = (
     "dropped_input_spikes",
     "barrier_messages",
     "guard_stops",
+    "neuron_updates",
+    "routed_spikes",
+    "hops",
+    "critical_sops",
+    "critical_neuron_updates",
+    "critical_hops",
 )
 
 
@@ -40,12 +46,15 @@ class Report:
         labels: (S,) class indices, or None.
         network: facts about the network (name, architecture, neuron counts, sparsity).
         config: the simulation parameters that were used.
+        hardware: with a chip profile: the profile, the values it set, the core mapping,
+            energy (joules, by term) and latency (seconds), means per inference.
     """
 
     per_sample: dict[str, np.ndarray]
     labels: np.ndarray | None
     network: dict[str, Any]
     config: dict[str, Any]
+    hardware: dict[str, Any] | None = None
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], labels: np.ndarray | None, network,
@@ -127,6 +136,24 @@ class Report:
                 continue
             text = f"{v:.4g}" if abs(v) < 1e5 else f"{v:.4e}"
             lines.append(f"{m.name:<28}{text:>14}  {m.unit}")
+        if self.hardware:
+            hw = self.hardware
+            lines += ["", f"chip         {hw['profile']} ({hw['style']}); mapping: "
+                      + ", ".join(f"{k} {v}" for k, v in hw["mapping"].items())]
+            lines.append(f"{'energy per inference':<28}{hw['energy_j']['total']:>14.4e}  J")
+            for term, value in hw["energy_j"].items():
+                if term != "total":
+                    lines.append(f"{'  ' + term:<28}{value:>14.4e}  J")
+            for term, value in hw["energy_apart_j"].items():
+                lines.append(f"{'  (apart) ' + term:<28}{value:>14.4e}  J, not in the total")
+            lines.append(f"{'latency per inference':<28}{hw['latency_s']:>14.4e}  s")
+            if hw.get("weights_quantized_bits"):
+                text = f"weights quantized to {hw['weights_quantized_bits']} bits"
+                if hw.get("accuracy_unquantized") is not None:
+                    text += f"; accuracy with float weights {hw['accuracy_unquantized']:.4g}"
+                lines.append(text)
+            if hw["unknown_figures"]:
+                lines.append("unknown figures (counted as 0): " + ", ".join(hw["unknown_figures"]))
         lines.append("")
         lines.append("spikes per layer (mean per sample): " + ", ".join(
             f"{k} {v:.1f}" for k, v in self.spikes_per_layer().items()))
@@ -147,6 +174,7 @@ class Report:
             "metrics": self.metrics(),
             "spikes_per_layer": self.spikes_per_layer(),
             "reactivity_histogram": self.reactivity_histogram().tolist(),
+            "hardware": self.hardware,
         }
         if per_sample:
             d["per_sample"] = {k: v.tolist() for k, v in self.per_sample.items()}

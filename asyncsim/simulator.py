@@ -139,6 +139,10 @@ class Simulator:
         self.network = network
         self.config = replace(config, **overrides) if config else SimConfig(**overrides)
         self.compiled: CompiledNetwork = compile_network(network)
+        # Set by asyncsim.hardware.ChipSimulator: placement on cores (for per-core work,
+        # routing counts and per-core selection quotas).
+        self.mapping = None
+        self.core_quota = 0
 
     # -- parameters as the kernel gets them ------------------------------------------------
     def _effective(self) -> tuple[SchedulingPolicy, int, np.ndarray, bool]:
@@ -209,6 +213,14 @@ class Simulator:
         policy, group, sync, barriers = self._effective()
         c, cfg = self.compiled, self.config
         out = _allocate(n_samples, frames.shape[1], c, cfg.histogram_bins)
+        m = self.mapping
+        if m is None:
+            empty = np.zeros(0, dtype=np.int64)
+            cores = (np.zeros(c.n_neurons, dtype=np.int64),
+                     np.zeros(c.fanout_start.shape[0], dtype=np.int64), empty, empty, empty, 0)
+        else:
+            cores = (m.core_of, m.route_start, m.route_core, m.route_synapses, m.route_hops,
+                     m.n_cores)
         batch = batch_size or max(1, min(n_samples, 256))
         previous_threads = numba.get_num_threads()
         if threads is not None:
@@ -231,6 +243,7 @@ class Simulator:
                     cfg.input_mode == "queued", bool(cfg.prioritize_input),
                     float(cfg.refractory_dropout), float(cfg.input_dropout),
                     float(cfg.network_dropout), barriers, cfg.max_steps, policy.compiled_key,
+                    *cores, self.core_quota,
                     views["output_counts"], views["output_membrane"], views["spikes_per_layer"],
                     views["counters"], views["steps"], views["spikes_to_output"],
                     views["reactivity"],

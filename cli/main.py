@@ -8,6 +8,8 @@ import click
 
 from asyncsim import InputError, Simulator, load_model
 from asyncsim.datasets import load_dataset
+from asyncsim.hardware import ChipSimulator, load_profile, shipped_profiles
+from asyncsim.hardware.mapping import STRATEGIES
 from asyncsim.model_io import resolve_model_path, shipped_models
 from asyncsim.simulator import INPUT_MODES, READOUTS, STOPS, SYNCHRONIZATIONS
 
@@ -61,20 +63,36 @@ def cli() -> None:
               help="Write the report (with per-sample arrays) to this JSON file.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar [default: when standard error is a terminal].")
-def run(model, data, samples, policy, forward_group, stop, steps_after_output, momentum_noise,
-        input_mode, prioritize_input, synchronization, readout, energy_per_sop_pj, max_steps,
-        seed, threads, json_path, progress):
+@click.option("--profile", default=None,
+              help="Emulate a chip: a shipped profile's name or a profile YAML file. Options "
+                   "given on the command line override the profile's settings.")
+@click.option("--mapping", type=click.Choice(STRATEGIES), default="sequential",
+              show_default=True, help="Placement of neurons on the chip's cores.")
+@click.option("--quantize/--no-quantize", default=True, show_default=True,
+              help="Round weights to the profile's weight precision.")
+@click.pass_context
+def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_output,
+        momentum_noise, input_mode, prioritize_input, synchronization, readout,
+        energy_per_sop_pj, max_steps, seed, threads, json_path, progress, profile, mapping,
+        quantize):
     """Simulate MODEL (a model YAML file, a folder, or a shipped model's name)."""
     network = load_model(model)
     dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
                            n_samples=samples, seed=seed)
     if dataset.n_samples > samples:
         dataset = dataset.subset(samples)
-    sim = Simulator(network, policy=policy, forward_group=forward_group, stop=stop,
-                    steps_after_output=steps_after_output, momentum_noise=momentum_noise,
-                    input_mode=input_mode, prioritize_input=prioritize_input,
-                    synchronization=synchronization, readout=readout,
-                    energy_per_sop_pj=energy_per_sop_pj, max_steps=max_steps, seed=seed)
+    options = dict(policy=policy, forward_group=forward_group, stop=stop,
+                   steps_after_output=steps_after_output, momentum_noise=momentum_noise,
+                   input_mode=input_mode, prioritize_input=prioritize_input,
+                   synchronization=synchronization, readout=readout,
+                   energy_per_sop_pj=energy_per_sop_pj, max_steps=max_steps, seed=seed)
+    if profile:
+        given = {k: v for k, v in options.items()
+                 if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+        sim = ChipSimulator(network, profile, mapping=mapping, quantize=quantize,
+                            **{"seed": seed, **given})
+    else:
+        sim = Simulator(network, **options)
     show = sys.stderr.isatty() if progress is None else progress
     report = sim.run(dataset.inputs, dataset.labels, threads=threads, progress=show,
                      batch_size=32 if show else None)
@@ -83,6 +101,45 @@ def run(model, data, samples, policy, forward_group, stop, steps_after_output, m
     if json_path:
         report.to_json(json_path)
         click.echo(f"report written to {json_path}")
+
+
+@cli.group()
+def profiles() -> None:
+    """Chip profiles: list, show and validate."""
+
+
+@profiles.command("list")
+def profiles_list() -> None:
+    """List the shipped chip profiles."""
+    for name in sorted(shipped_profiles()):
+        p = load_profile(name)
+        click.echo(f"{name:<14}{p.style:<14}{p.description}")
+
+
+@profiles.command("show")
+@click.argument("name")
+def profiles_show(name) -> None:
+    """Show a profile's settings and every figure with its provenance."""
+    p = load_profile(name)
+    click.echo(f"{p.name}: {p.description}")
+    click.echo(f"style {p.style}; policy {p.policy}; forward group {p.forward_group}; "
+               f"mesh {p.mesh[0]}x{p.mesh[1]}; neurons {', '.join(p.neuron_models)}; "
+               f"weight bits {p.weight_bits}; state bits {p.state_bits}")
+    for key, fig in p.figures():
+        value = "unknown" if fig.value is None else f"{fig.value:g}"
+        source = f" [{fig.source}]" if fig.source else ""
+        note = f" ({fig.note})" if fig.note else ""
+        click.echo(f"  {key:<28}{value:>12}  {fig.status}{source}{note}")
+    for key, ref in p.sources.items():
+        click.echo(f"  source {key}: {ref}")
+
+
+@profiles.command("validate")
+@click.argument("path", type=click.Path(dir_okay=False))
+def profiles_validate(path) -> None:
+    """Check a profile file; exit code 2 with a one-line error if it is broken."""
+    p = load_profile(path)
+    click.echo(f"{path}: valid profile '{p.name}' ({p.style})")
 
 
 @cli.command("models")

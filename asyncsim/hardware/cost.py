@@ -1,0 +1,75 @@
+"""Energy and latency of a simulated run on a chip, from the kernel's event counts.
+
+Energy per inference (joules), per term:
+
+* ``sops``: network synaptic operations x ``energy.sop_pj``;
+* ``neuron_updates``: neuron integrations x ``energy.neuron_update_pj``;
+* ``routed_spikes``: spikes routed to a core (one per target core of a delivered spike) x
+  ``energy.spike_routed_pj``;
+* ``hops``: mesh hops travelled by routed spikes x ``energy.hop_pj``;
+* ``barrier_messages``: barrier messages (per receiving neuron) x ``energy.barrier_message_pj``;
+* ``static``: ``energy.static_power_mw`` x latency.
+
+Input synaptic operations are reported apart (``input_sops_j``) and not included, as in the
+paper's table 3.
+
+Latency per inference (seconds):
+
+* timer style: one tick (``timing.tick_period_us``) per forward step;
+* other styles: per forward step, the busiest core's synaptic operations x ``timing.sop_ns``,
+  plus its neuron updates x ``timing.neuron_update_ns``, plus the step's longest route x
+  ``timing.hop_ns``; barrier style adds ``timing.barrier_ns`` per forward step (each step ends
+  with a barrier).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .profile import HardwareProfile
+
+ENERGY_TERMS = {
+    "sops": ("sops", "sop_pj"),
+    "neuron_updates": ("neuron_updates", "neuron_update_pj"),
+    "routed_spikes": ("routed_spikes", "spike_routed_pj"),
+    "hops": ("hops", "hop_pj"),
+    "barrier_messages": ("barrier_messages", "barrier_message_pj"),
+}
+
+
+def latency_seconds(per_sample: dict[str, np.ndarray], profile: HardwareProfile) -> np.ndarray:
+    """(S,) latency of each inference, seconds."""
+    steps = per_sample["steps"].sum(axis=1).astype(np.float64)
+    t = profile.timing
+    if profile.style == "timer":
+        return steps * t["tick_period_us"].amount * 1e-6
+    busy = (per_sample["critical_sops"] * t["sop_ns"].amount
+            + per_sample["critical_neuron_updates"] * t["neuron_update_ns"].amount
+            + per_sample["critical_hops"] * t["hop_ns"].amount)
+    if profile.style == "barrier":
+        busy = busy + steps * t["barrier_ns"].amount
+    return busy * 1e-9
+
+
+def energy_joules(per_sample: dict[str, np.ndarray], profile: HardwareProfile,
+                  latency: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per-sample energy terms (joules) and their ``total``; the energy of input synaptic
+    operations comes apart, as ``input_sops`` in the second dict."""
+    e = profile.energy
+    terms = {name: per_sample[count] * e[figure].amount * 1e-12
+             for name, (count, figure) in ENERGY_TERMS.items()}
+    terms["static"] = latency * e["static_power_mw"].amount * 1e-3
+    terms["total"] = sum(terms.values())
+    apart = {"input_sops": per_sample["input_sops"] * e["sop_pj"].amount * 1e-12}
+    return terms, apart
+
+
+def unknown_figures(profile: HardwareProfile) -> list[str]:
+    """Energy and timing figures that this profile's style uses but does not know (counted
+    as 0)."""
+    unused = {"timing.tick_period_us"} if profile.style != "timer" else {
+        "timing.sop_ns", "timing.neuron_update_ns", "timing.hop_ns", "timing.barrier_ns"}
+    if profile.style != "barrier":
+        unused.add("timing.barrier_ns")
+    return [name for name, fig in profile.figures()
+            if fig.value is None and not name.startswith("cores.") and name not in unused]
