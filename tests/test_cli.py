@@ -77,3 +77,36 @@ def test_installed_command_runs_outside_the_checkout(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().startswith("Error: missing-model")
     assert "Traceback" not in result.stderr
+
+
+def test_profiles_commands(tmp_path):
+    listing = _run("profiles", "list")
+    assert listing.exit_code == 0 and "loihi" in listing.output and "ubrain" in listing.output
+    show = _run("profiles", "show", "loihi")
+    assert show.exit_code == 0 and "energy.sop_pj" in show.output and "quoted" in show.output
+    good = _run("profiles", "validate", str(Path(__file__).parents[1] / "hardware_profiles"
+                                            / "speck.yaml"))
+    assert good.exit_code == 0 and "valid profile 'speck'" in good.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: asyncsim-profile\nformat_version: 1\nname: x\n")
+    result = CliRunner().invoke(cli, ["profiles", "validate", str(bad)])
+    assert result.exit_code == 2 and result.output.startswith("Error:")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_run_with_profile_prints_energy_latency_and_overrides(tmp_path):
+    out = tmp_path / "r.json"
+    result = _run("run", "nmnist-untrained", "--samples", "4", "--profile", "loihi",
+                  "--json", str(out))
+    assert result.exit_code == 0, result.output
+    for word in ("chip         loihi", "energy per inference", "latency per inference",
+                 "barrier_messages", "spikes_to_first_output"):
+        assert word in result.output
+    data = json.loads(out.read_text())
+    assert data["config"]["policy"] == "layer"  # from the profile
+    assert data["hardware"]["energy_j"]["total"] > 0
+    over = _run("run", "nmnist-untrained", "--samples", "4", "--profile", "ubrain", "--policy",
+                "fifo", "-F", "1")
+    assert over.exit_code == 0 and "policy=fifo, forward_group=1" in over.output
+    too_big = _run("run", "shd-untrained", "--samples", "2", "--profile", "ubrain")
+    assert too_big.exit_code == 2 and "needs 2 cores" in too_big.output
