@@ -183,11 +183,12 @@ def test_broken_profiles_give_one_line_errors(tmp_path, edit, field):
     assert "\n" not in message and str(path) in message and f"'{field}" in message
 
 
-@pytest.mark.parametrize("name,policy", [("layered", None), ("loihi", None),
-                                         ("truenorth", None), ("spinnaker", None),
-                                         ("ideal-async", "fifo"), ("ubrain", "layer")])
+@pytest.mark.parametrize("name,policy,group", [
+    ("layered", None, None), ("loihi", None, None), ("truenorth", None, None),
+    ("truenorth", None, 1), ("spinnaker", None, 2), ("ideal-async", "fifo", None),
+    ("ubrain", "layer", None), ("ubrain", "fifo", 3)])
 @pytest.mark.parametrize("neurons_per_core", [3, 7])
-def test_simpy_reference_agrees_with_kernel(name, policy, neurons_per_core):
+def test_simpy_reference_agrees_with_kernel(name, policy, group, neurons_per_core):
     from asyncsim.hardware.simpy_reference import simpy_run
 
     net = random_feedforward([8, 6, 6, 3], seed=5, gain=2.5, tau_m_ms=3.0, dt_ms=1.0)
@@ -198,9 +199,12 @@ def test_simpy_reference_agrees_with_kernel(name, policy, neurons_per_core):
         doc["cores"][key] = {"value": None, "status": "estimated"}
     profile = parse_profile(doc)
     overrides = {"policy": policy} if policy else {}
+    if group:
+        overrides["forward_group"] = group  # per core on timer chips
     chip = ChipSimulator(net, profile, quantize=False, **overrides)
     kernel = chip.run(inputs).per_sample
-    expected = simpy_run(net, profile, chip.simulator.mapping, inputs, policy=policy)
+    expected = simpy_run(net, profile, chip.simulator.mapping, inputs, policy=policy,
+                         forward_group=group)
     for key in ("spikes_per_layer", "sops", "barrier_messages", "steps"):
         np.testing.assert_array_equal(kernel[key], expected[key], err_msg=key)
     assert kernel["spikes_per_layer"].sum() > 0

@@ -32,12 +32,20 @@ class _Core:
 
 
 def simpy_run(network: Network, profile: HardwareProfile, mapping: CoreMapping,
-              inputs: np.ndarray, policy: str | None = None) -> dict[str, np.ndarray]:
+              inputs: np.ndarray, policy: str | None = None,
+              forward_group: int | None = None) -> dict[str, np.ndarray]:
     """Simulate ``inputs`` (samples, timesteps, features) on ``profile``'s synchronization
-    style with the placement ``mapping``; returns per-sample counts named as in the report."""
+    style with the placement ``mapping``; returns per-sample counts named as in the report.
+    ``policy`` and ``forward_group`` override the profile's (the group is per core on timer
+    chips)."""
     settings, quota = profile_settings(profile, network)
     policy = policy or settings["policy"]
     group = settings["forward_group"]
+    if forward_group is not None:
+        if quota:
+            quota = forward_group
+        else:
+            group = forward_group
     sizes = [layer.size for layer in network.layers]
     first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     n, n_layers = int(first[-1]), len(sizes)
