@@ -152,6 +152,8 @@ class Report:
                 if hw.get("accuracy_unquantized") is not None:
                     text += f"; accuracy with float weights {hw['accuracy_unquantized']:.4g}"
                 lines.append(text)
+            for warning in hw.get("warnings", []):
+                lines.append(f"WARNING: {warning}")
             if hw["unknown_figures"]:
                 lines.append("unknown figures (counted as 0): " + ", ".join(hw["unknown_figures"]))
         lines.append("")

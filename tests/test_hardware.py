@@ -88,6 +88,7 @@ def test_latency_models():
                   "critical_neuron_updates": np.array([10]), "critical_hops": np.array([4])}
     loihi = load_profile("loihi")
     t = loihi.timing
+    assert loihi.core_limit("lanes_per_core") == 1
     expected = (100 * t["sop_ns"].value + 10 * t["neuron_update_ns"].value
                 + 4 * t["hop_ns"].value + 5 * t["barrier_ns"].value) * 1e-9
     assert latency_seconds(per_sample, loihi)[0] == pytest.approx(expected)
@@ -208,3 +209,10 @@ def test_simpy_reference_agrees_with_kernel(name, policy, group, neurons_per_cor
     for key in ("spikes_per_layer", "sops", "barrier_messages", "steps"):
         np.testing.assert_array_equal(kernel[key], expected[key], err_msg=key)
     assert kernel["spikes_per_layer"].sum() > 0
+
+
+def test_unsupported_neuron_type_is_reported():
+    net = random_feedforward([10, 8, 4], seed=1, gain=2.0)  # LIF layers
+    report = ChipSimulator(net, "speck").run(random_inputs(2, 2, 10, seed=1))
+    assert any("lif" in w and "speck" in w for w in report.hardware["warnings"])
+    assert "WARNING" in report.summary()

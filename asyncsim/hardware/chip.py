@@ -92,6 +92,10 @@ class ChipSimulator:
         self.simulator = Simulator(self.network, **settings)
         self.simulator.mapping = map_network(self.simulator.compiled, self.profile, mapping)
         self.simulator.core_quota = quota
+        used = sorted({layer.neuron for layer in network.layers})
+        self.warnings = [f"the model uses {kind} neurons; {self.profile.name} supports "
+                         f"{', '.join(self.profile.neuron_models)}"
+                         for kind in used if kind not in self.profile.neuron_models]
 
     def run(self, inputs: Any, labels: np.ndarray | None = None, **options: Any) -> Report:
         """Simulate and attach energy, latency and mapping to ``report.hardware``."""
@@ -120,5 +124,6 @@ class ChipSimulator:
             "energy_apart_j": {k: float(np.mean(v)) for k, v in apart.items()},
             "latency_s": float(np.mean(latency)),
             "unknown_figures": unknown_figures(self.profile),
+            "warnings": self.warnings,
         }
         return report

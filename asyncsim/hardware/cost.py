@@ -16,7 +16,8 @@ paper's table 3.
 Latency per inference (seconds):
 
 * timer style: one tick (``timing.tick_period_us``) per forward step;
-* other styles: per forward step, the busiest core's synaptic operations x ``timing.sop_ns``,
+* other styles: per forward step, the busiest core's synaptic operations x ``timing.sop_ns``
+  / ``cores.lanes_per_core``,
   plus its neuron updates x ``timing.neuron_update_ns``, plus the step's longest route x
   ``timing.hop_ns``; barrier style adds ``timing.barrier_ns`` per forward step (each step ends
   with a barrier).
@@ -43,7 +44,8 @@ def latency_seconds(per_sample: dict[str, np.ndarray], profile: HardwareProfile)
     t = profile.timing
     if profile.style == "timer":
         return steps * t["tick_period_us"].amount * 1e-6
-    busy = (per_sample["critical_sops"] * t["sop_ns"].amount
+    lanes = max(1, profile.core_limit("lanes_per_core") or 1)
+    busy = (per_sample["critical_sops"] * t["sop_ns"].amount / lanes
             + per_sample["critical_neuron_updates"] * t["neuron_update_ns"].amount
             + per_sample["critical_hops"] * t["hop_ns"].amount)
     if profile.style == "barrier":
