@@ -289,6 +289,8 @@ def _run_sample(
     is_output,
     sync_threshold,
     input_fanin,
+    u_low,
+    u_high,
     n_neurons,
     output_offset,
     inputs,
@@ -490,7 +492,7 @@ def _run_sample(
                     messages[un] += n_messages
                 for un in range(first, end):
                     if in_refractory[un] == 0:
-                        u[un] += x[un]
+                        u[un] = min(max(u[un] + x[un], u_low[un]), u_high[un])
                     x[un] = 0.0
                 for un in range(first, end):
                     if in_refractory[un] == 0 and (
@@ -516,7 +518,7 @@ def _run_sample(
                 if in_refractory[n]:
                     x[n] = 0.0
                     continue
-                u[n] += x[n]
+                u[n] = min(max(u[n] + x[n], u_low[n]), u_high[n])
                 x[n] = 0.0
                 if sync_in_use and messages[n] < sync_threshold[n]:
                     continue
@@ -716,6 +718,8 @@ def run_batch(
     is_output,
     sync_threshold,
     input_fanin,
+    u_low,
+    u_high,
     output_offset,
     inputs,
     seed,
@@ -760,7 +764,7 @@ def run_batch(
                 s, sample_offset + s, fanout_start, targets, weights, target_first,
                 nonzero_fanout, layer_of,
                 threshold, decay, soft_reset, refractory, is_output, sync_threshold, input_fanin,
-                n_neurons, output_offset, inputs, seed, policy, forward_group, stop,
+                u_low, u_high, n_neurons, output_offset, inputs, seed, policy, forward_group, stop,
                 steps_after_output, momentum_noise, queued_input, prioritize_input,
                 refractory_dropout, input_dropout, network_dropout, emit_barriers, max_steps,
                 user_key, core_of, route_start, route_core, route_synapses, route_hops, n_cores,

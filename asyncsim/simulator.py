@@ -143,6 +143,9 @@ class Simulator:
         # routing counts and per-core selection quotas).
         self.mapping = None
         self.core_quota = 0
+        # Membrane bounds per neuron (a chip's state precision); unbounded by default.
+        self.u_low = np.full(self.compiled.n_neurons, -np.inf)
+        self.u_high = np.full(self.compiled.n_neurons, np.inf)
 
     # -- parameters as the kernel gets them ------------------------------------------------
     def _effective(self) -> tuple[SchedulingPolicy, int, np.ndarray, bool]:
@@ -236,9 +239,9 @@ class Simulator:
                 views = {k: v[start:stop] for k, v in out.items()}
                 kernel.run_batch(
                     first_sample_index + start, c.fanout_start, c.targets, c.weights,
-                    c.target_first, c.nonzero_fanout, c.layer_of,
-                    c.threshold, c.decay, c.soft_reset, c.refractory, c.is_output, sync,
-                    c.input_fanin, c.output_offset, frames[start:stop], cfg.seed, policy.code,
+                    c.target_first, c.nonzero_fanout, c.layer_of, c.threshold, c.decay,
+                    c.soft_reset, c.refractory, c.is_output, sync, c.input_fanin, self.u_low,
+                    self.u_high, c.output_offset, frames[start:stop], cfg.seed, policy.code,
                     group, STOPS[cfg.stop], cfg.steps_after_output, float(cfg.momentum_noise),
                     cfg.input_mode == "queued", bool(cfg.prioritize_input),
                     float(cfg.refractory_dropout), float(cfg.input_dropout),

@@ -216,3 +216,27 @@ def test_unsupported_neuron_type_is_reported():
     report = ChipSimulator(net, "speck").run(random_inputs(2, 2, 10, seed=1))
     assert any("lif" in w and "speck" in w for w in report.hardware["warnings"])
     assert "WARNING" in report.summary()
+
+
+def test_state_precision_clips_membranes():
+    from asyncsim.hardware import quantize_weights, state_bounds
+
+    # one input drives one neuron that never fires (threshold 100): its membrane would reach
+    # 5 x 0.9 = 4.5, but 3-bit state in units of the 0.3 weight step stops it at 3 x 0.3
+    net = feedforward([np.array([[0.9]]), np.array([[1.0]])], threshold=100.0, neuron="if")
+    quantized, scales = quantize_weights(net, 2)
+    assert scales[0] == pytest.approx(0.9)
+    bound = state_bounds(quantized, [0.3, 1.0], 3)
+    np.testing.assert_allclose(bound, [0.9, 3.0])
+    sim = Simulator(net)
+    sim.u_low, sim.u_high = -np.array([0.9, 3.0]), np.array([0.9, 3.0])
+    inputs = np.ones((1, 5, 1), dtype=np.uint8)
+    clipped = sim.run(inputs).per_sample["output_membrane"]
+    free = Simulator(net).run(inputs).per_sample["output_membrane"]
+    assert free[0, 0] == 0.0  # the hidden neuron never fires, so nothing reaches the output
+    hidden_free = Simulator(feedforward([np.array([[0.9]])], threshold=100.0, neuron="if"))
+    assert hidden_free.run(inputs).per_sample["output_membrane"][0, 0] == pytest.approx(4.5)
+    only = Simulator(feedforward([np.array([[0.9]])], threshold=100.0, neuron="if"))
+    only.u_low, only.u_high = np.array([-0.9]), np.array([0.9])
+    assert only.run(inputs).per_sample["output_membrane"][0, 0] == pytest.approx(0.9)
+    assert clipped.shape == (1, 1)

@@ -48,17 +48,35 @@ def profile_settings(profile: HardwareProfile, network: Network) -> tuple[dict[s
                 emit_barriers=False), 0
 
 
-def quantize_weights(network: Network, bits: int | None) -> Network:
+def quantize_weights(network: Network, bits: int | None) -> tuple[Network, list[float]]:
     """A copy of ``network`` with each projection's weights rounded to ``bits``-bit signed
-    integers times a per-projection scale (max |w| / (2^(bits-1) - 1)); None keeps floats."""
+    integers times a per-projection scale (max |w| / (2^(bits-1) - 1)), and the scales; None
+    keeps floats (scales of 0)."""
     if bits is None:
-        return network
+        return network, [0.0] * len(network.projections)
     levels = 2 ** (bits - 1) - 1
-    projections = []
+    projections, scales = [], []
     for p in network.projections:
         scale = float(np.max(np.abs(p.weight))) / levels if np.any(p.weight) else 1.0
         projections.append(replace(p, weight=np.round(p.weight / scale) * scale))
-    return replace(network, projections=projections)
+        scales.append(scale)
+    return replace(network, projections=projections), scales
+
+
+def state_bounds(network: Network, scales: list[float], bits: int | None) -> np.ndarray:
+    """(neurons,) largest membrane magnitude with ``bits``-bit state counted in units of the
+    neuron's incoming weight step (the largest step among its incoming projections); inf where
+    there is no such step or no state precision."""
+    sizes = [layer.size for layer in network.layers]
+    first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    index = {layer.name: i for i, layer in enumerate(network.layers)}
+    step = np.zeros(first[-1])
+    for p, scale in zip(network.projections, scales, strict=True):
+        sl = slice(first[index[p.target]], first[index[p.target] + 1])
+        step[sl] = np.maximum(step[sl], scale)
+    if bits is None:
+        return np.full(first[-1], np.inf)
+    return np.where(step > 0, step * (2 ** (bits - 1) - 1), np.inf)
 
 
 class ChipSimulator:
@@ -72,7 +90,8 @@ class ChipSimulator:
 
     Keyword arguments override the profile's settings (``policy``, ``forward_group``, ...);
     ``report.config`` and ``report.hardware["settings"]`` say which values were used.
-    ``quantize`` rounds weights to the profile's ``neuron.weight_bits``.
+    ``quantize`` rounds weights to the profile's ``neuron.weight_bits`` and clips membranes to
+    ``neuron.state_bits`` (see :func:`state_bounds`).
     """
 
     def __init__(self, network: Network, profile: str | HardwareProfile,
@@ -81,7 +100,8 @@ class ChipSimulator:
             profile)
         self.quantized = quantize and self.profile.weight_bits is not None
         self.original = network
-        self.network = quantize_weights(network, self.profile.weight_bits if quantize else None)
+        self.network, scales = quantize_weights(
+            network, self.profile.weight_bits if quantize else None)
         settings, quota = profile_settings(self.profile, network)
         user_group = overrides.get("forward_group")
         if self.profile.style == "timer" and user_group is not None:
@@ -92,6 +112,9 @@ class ChipSimulator:
         self.simulator = Simulator(self.network, **settings)
         self.simulator.mapping = map_network(self.simulator.compiled, self.profile, mapping)
         self.simulator.core_quota = quota
+        if self.quantized:
+            bound = state_bounds(network, scales, self.profile.state_bits)
+            self.simulator.u_low, self.simulator.u_high = -bound, bound
         used = sorted({layer.neuron for layer in network.layers})
         self.warnings = [f"the model uses {kind} neurons; {self.profile.name} supports "
                          f"{', '.join(self.profile.neuron_models)}"
