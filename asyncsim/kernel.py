@@ -323,6 +323,11 @@ def _run_sample(
     steps_per_pass,
     spikes_to_output,
     hist,
+    record,
+    rec_offsets,
+    sel_stream,
+    ex_stream,
+    in_stream,
 ):
     """Simulate one sample; returns False if more than ``capacity`` spikes were pending at once
     (possible only without refractoriness), leaving partial results behind."""
@@ -382,6 +387,11 @@ def _run_sample(
     stash_tie = np.empty(capacity, dtype=np.int64)
     stash_src = np.empty(capacity, dtype=np.int64)
 
+    # Recording (see asyncsim.trace): write positions in this sample's part of each stream.
+    sel_at = rec_offsets[sample, 0]
+    ex_at = rec_offsets[sample, 1]
+    in_at = rec_offsets[sample, 2]
+
     use_heap = policy != POLICY_RANDOM
     # counters: 0 network SOPs, 1 input SOPs, 2 effective SOPs (non-zero weights, input
     # included), 3 network spikes delivered, 4 input events delivered, 5 spikes dropped by
@@ -389,7 +399,7 @@ def _run_sample(
     # 8 barrier messages, 9 passes stopped by the max-steps guard, 10 neuron updates,
     # 11 spikes routed to a core, 12 hops travelled, 13 critical-path SOPs (per step, the
     # busiest core's), 14 critical-path neuron updates, 15 critical-path hops (per step, the
-    # longest route)
+    # longest route), 16-18 lengths of the recorded selection, exemption and input streams
     for t in range(n_timesteps):
         for n in range(n_neurons):
             u[n] *= decay[n]
@@ -422,6 +432,12 @@ def _run_sample(
                         kept += 1
                 counters[sample, 7] += c - kept
                 c = kept
+                counters[sample, 18] += 3
+                if record:
+                    in_stream[in_at] = t
+                    in_stream[in_at + 1] = np.int64(ui)
+                    in_stream[in_at + 2] = c
+                    in_at += 3
             input_count[ui] = c
             if c == 0:
                 continue
@@ -536,6 +552,13 @@ def _run_sample(
                     if refractory[n]:
                         if refractory_dropout <= 0.0 or _uniform(rng) >= refractory_dropout:
                             in_refractory[n] = 1
+                        else:
+                            counters[sample, 17] += 3
+                            if record:
+                                ex_stream[ex_at] = t
+                                ex_stream[ex_at + 1] = step
+                                ex_stream[ex_at + 2] = n
+                                ex_at += 3
                     if is_output[n]:
                         out_counts[sample, n - output_offset] += 1
                         if first_output_step < 0:
@@ -655,12 +678,22 @@ def _run_sample(
             # not depend on how the pool happens to be arranged
             if n_selected > 1:
                 selected[:n_selected].sort()
+            counters[sample, 16] += 1 + n_selected
+            if record:
+                sel_stream[sel_at] = n_selected
+                sel_at += 1
             for k in range(n_selected):
                 src = selected[k]
                 if network_dropout > 0.0 and src < n_neurons:
                     if _uniform(rng) < network_dropout:
                         counters[sample, 5] += 1
+                        if record:
+                            sel_stream[sel_at] = -(src + 1)
+                            sel_at += 1
                         continue
+                if record:
+                    sel_stream[sel_at] = src
+                    sel_at += 1
                 start = fanout_start[src]
                 end = fanout_start[src + 1]
                 amplitude = 1.0
@@ -750,6 +783,11 @@ def run_batch(
     steps_per_pass,
     spikes_to_output,
     hist,
+    record,
+    rec_offsets,
+    sel_stream,
+    ex_stream,
+    in_stream,
 ):
     """Run every sample of ``inputs`` (samples, timesteps, features); results go to the output
     arrays (first axis: sample). ``sample_offset`` is the global index of ``inputs[0]``: it seeds
@@ -769,7 +807,8 @@ def run_batch(
                 refractory_dropout, input_dropout, network_dropout, emit_barriers, max_steps,
                 user_key, core_of, route_start, route_core, route_synapses, route_hops, n_cores,
                 core_quota, capacity, out_counts, out_membrane, spikes_per_layer, counters,
-                steps_per_pass, spikes_to_output, hist,
+                steps_per_pass, spikes_to_output, hist, record, rec_offsets, sel_stream,
+                ex_stream, in_stream,
             )
             if done:
                 break

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .errors import InputError
 from .network import INPUT, Network
 
 KEYS: dict[str, Callable] = {
@@ -36,9 +37,16 @@ def reference_run(
     emit_barriers: bool = False,
     max_steps: int = 100_000,
     histogram_bins: int = 64,
+    trace=None,
 ) -> dict[str, np.ndarray]:
     """Simulate ``inputs`` (samples, timesteps, features); returns per-sample arrays named as
-    in :class:`~asyncsim.report.Report` (a subset)."""
+    in :class:`~asyncsim.report.Report` (a subset).
+
+    With ``trace`` (:class:`asyncsim.trace.Trace`) this is a replay: each forward step delivers
+    the recorded selection instead of asking the policy, each pass runs the recorded number of
+    steps, and the recorded dropout outcomes replace random draws. A trace that selects a spike
+    which is not pending does not belong to these weights and inputs: InputError.
+    """
     key = KEYS[policy] if isinstance(policy, str) else policy
     sizes = [layer.size for layer in network.layers]
     first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
@@ -79,6 +87,10 @@ def reference_run(
     }
     for s in range(S):
         u = [0.0] * n
+        schedule = trace.schedule(s) if trace is not None else None
+        exempt = set() if trace is None else {
+            (int(t), int(step), int(i)) for _, t, step, i in
+            trace.exemptions[trace.exemptions[:, 0] == s]}
         for t in range(T):
             # 1. decay, fresh pass state
             for i in range(n):
@@ -91,6 +103,12 @@ def reference_run(
             incoming: dict[int, float] = {}  # neuron -> summed current since its last update
             pending: list[tuple[float, int, int]] = []  # (priority, tie, source)
             counts = [int(c) for c in inputs[s, t]]
+            if trace is not None and trace.config.get("input_dropout", 0) > 0:
+                rows = trace.input_survivors[(trace.input_survivors[:, 0] == s)
+                                             & (trace.input_survivors[:, 1] == t)]
+                counts = [0] * len(counts)
+                for _, _, feature, kept in rows:
+                    counts[int(feature)] = int(kept)
 
             def deliver(source, amplitude, incoming, messages=messages, currents=currents):
                 for tgt, w in outgoing[source]:
@@ -142,7 +160,7 @@ def reference_run(
                         result["spikes_per_layer"][s, layer_of[i]] += 1
                         fired[i] = True
                         u[i] = u[i] - params[i].threshold if params[i].reset == "soft" else 0.0
-                        refractory[i] = params[i].refractory
+                        refractory[i] = params[i].refractory and (t, step, i) not in exempt
                         if layer_of[i] == len(sizes) - 1:
                             result["output_counts"][s, i - first[-2]] += 1
                             if first_output < 0:
@@ -158,18 +176,35 @@ def reference_run(
                             result["barrier_messages"][s] += 1
                 # 3b. stop conditions
                 step += 1
-                if stop == "on_output" and first_output >= 0 and (
+                if trace is not None:
+                    if step == trace.steps[s, t]:
+                        break
+                elif stop == "on_output" and first_output >= 0 and (
                         step > first_output + steps_after_output):
                     break
-                if not pending and not incoming:
+                elif not pending and not incoming:
                     break
-                if step >= max_steps:
+                elif step >= max_steps:
                     result["guard_stops"][s] += 1
                     break
-                # 3c. select the F best pending spikes, 3d. deliver them
-                pending.sort()
-                chosen, pending = pending[:forward_group], pending[forward_group:]
-                for source in sorted(source for _, _, source in chosen):
+                # 3c. select the F best pending spikes (or the recorded ones), 3d. deliver them
+                if trace is not None:
+                    sources, dropped = schedule[t][step - 1]
+                    chosen = []
+                    for source in sources.tolist():
+                        match = next((e for e in pending if e[2] == source), None)
+                        if match is None:
+                            raise InputError(f"trace: sample {s}, timestep {t}, step {step}: "
+                                             f"source {source} is not pending (the trace "
+                                             f"belongs to other weights or inputs)")
+                        pending.remove(match)
+                        chosen.append(match)
+                    delivered_sources = sources[~dropped].tolist()
+                else:
+                    pending.sort()
+                    chosen, pending = pending[:forward_group], pending[forward_group:]
+                    delivered_sources = [source for _, _, source in chosen]
+                for source in sorted(delivered_sources):
                     delivered += 1
                     if source < n:
                         result["sops"][s] += len(outgoing[source])

@@ -30,6 +30,9 @@ COUNTER_NAMES = (
     "critical_sops",
     "critical_neuron_updates",
     "critical_hops",
+    "trace_selection_length",
+    "trace_exemption_length",
+    "trace_input_length",
 )
 
 
@@ -46,6 +49,8 @@ class Report:
         labels: (S,) class indices, or None.
         network: facts about the network (name, architecture, neuron counts, sparsity).
         config: the simulation parameters that were used.
+        trace: the recorded schedule (:class:`asyncsim.trace.Trace`) of a run with
+            ``record=True``, else None.
         hardware: with a chip profile: the profile, the values it set, the core mapping,
             energy (joules, by term) and latency (seconds), means per inference.
     """
@@ -55,6 +60,7 @@ class Report:
     network: dict[str, Any]
     config: dict[str, Any]
     hardware: dict[str, Any] | None = None
+    trace: Any = None
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], labels: np.ndarray | None, network,

@@ -188,6 +188,7 @@ class Simulator:
         threads: int | None = None,
         progress: bool = False,
         first_sample_index: int = 0,
+        record: bool = False,
     ) -> Report:
         """Simulate every sample and return a :class:`~asyncsim.report.Report`.
 
@@ -201,6 +202,8 @@ class Simulator:
             first_sample_index: global index of ``inputs[0]``; sample ``i`` draws its random
                 numbers from a stream seeded by ``(seed, first_sample_index + i)``, so a
                 dataset split into parts gives the same results as run whole.
+            record: also record the schedule (``report.trace``, see :mod:`asyncsim.trace`);
+                this runs the samples twice (once to size the record).
         """
         if labels is None and hasattr(inputs, "labels"):
             labels = inputs.labels
@@ -228,6 +231,7 @@ class Simulator:
         previous_threads = numba.get_num_threads()
         if threads is not None:
             numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+        no_record = np.zeros((n_samples, 3), dtype=np.int64), *(np.zeros(0, np.int64),) * 3
         bar = None
         if progress:
             from tqdm import tqdm
@@ -249,7 +253,7 @@ class Simulator:
                     *cores, self.core_quota,
                     views["output_counts"], views["output_membrane"], views["spikes_per_layer"],
                     views["counters"], views["steps"], views["spikes_to_output"],
-                    views["reactivity"],
+                    views["reactivity"], False, no_record[0][start:stop], *no_record[1:],
                 )
                 if bar is not None:
                     bar.update(stop - start)
@@ -257,10 +261,44 @@ class Simulator:
             if bar is not None:
                 bar.close()
             numba.set_num_threads(previous_threads)
+        trace = self._record(frames, out, first_sample_index, cores, sync, policy, group,
+                             barriers) if record else None
         counters = out.pop("counters")
         for i, name in enumerate(COUNTER_NAMES):
             out[name] = counters[:, i]
-        return Report.from_arrays(out, labels, self.network, self.effective_config())
+        report = Report.from_arrays(out, labels, self.network, self.effective_config())
+        report.trace = trace
+        return report
+
+    def _record(self, frames, first_run, first_sample_index, cores, sync, policy, group,
+                barriers):
+        """Run again, recording; stream sizes come from the first run's counters."""
+        from .trace import Trace
+
+        c, cfg = self.compiled, self.config
+        lengths = first_run["counters"][:, [COUNTER_NAMES.index(name) for name in (
+            "trace_selection_length", "trace_exemption_length", "trace_input_length")]]
+        ends = np.cumsum(lengths, axis=0)
+        offsets = np.ascontiguousarray(ends - lengths)
+        streams = [np.zeros(int(ends[-1, k]) if len(ends) else 0, dtype=np.int64)
+                   for k in range(3)]
+        again = _allocate(frames.shape[0], frames.shape[1], c, cfg.histogram_bins)
+        kernel.run_batch(
+            first_sample_index, c.fanout_start, c.targets, c.weights, c.target_first,
+            c.nonzero_fanout, c.layer_of, c.threshold, c.decay, c.soft_reset, c.refractory,
+            c.is_output, sync, c.input_fanin, self.u_low, self.u_high, c.output_offset, frames,
+            cfg.seed, policy.code, group, STOPS[cfg.stop], cfg.steps_after_output,
+            float(cfg.momentum_noise), cfg.input_mode == "queued", bool(cfg.prioritize_input),
+            float(cfg.refractory_dropout), float(cfg.input_dropout), float(cfg.network_dropout),
+            barriers, cfg.max_steps, policy.compiled_key, *cores, self.core_quota,
+            again["output_counts"], again["output_membrane"], again["spikes_per_layer"],
+            again["counters"], again["steps"], again["spikes_to_output"], again["reactivity"],
+            True, offsets, *streams,
+        )
+        if not np.array_equal(again["output_counts"], first_run["output_counts"]):
+            raise RuntimeError("recording run differs from the first run")  # cannot happen
+        return Trace.from_streams(self.effective_config(), self.network, first_run["steps"],
+                                  offsets, streams)
 
     def _check_inputs(self, inputs: Any) -> np.ndarray:
         a = np.asarray(inputs)

@@ -70,11 +70,13 @@ def cli() -> None:
               show_default=True, help="Placement of neurons on the chip's cores.")
 @click.option("--quantize/--no-quantize", default=True, show_default=True,
               help="Round weights to the profile's weight precision.")
+@click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
+              help="Record the schedule and write it to this .npz file (asyncsim.trace).")
 @click.pass_context
 def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_output,
         momentum_noise, input_mode, prioritize_input, synchronization, readout,
         energy_per_sop_pj, max_steps, seed, threads, json_path, progress, profile, mapping,
-        quantize):
+        quantize, trace_path):
     """Simulate MODEL (a model YAML file, a folder, or a shipped model's name)."""
     network = load_model(model)
     dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
@@ -95,12 +97,15 @@ def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_outp
         sim = Simulator(network, **options)
     show = sys.stderr.isatty() if progress is None else progress
     report = sim.run(dataset.inputs, dataset.labels, threads=threads, progress=show,
-                     batch_size=32 if show else None)
+                     batch_size=32 if show else None, record=trace_path is not None)
     click.echo(f"data         {dataset.name}")
     click.echo(report.summary())
     if json_path:
         report.to_json(json_path)
         click.echo(f"report written to {json_path}")
+    if trace_path:
+        report.trace.save(trace_path)
+        click.echo(f"trace written to {trace_path}")
 
 
 @cli.group()

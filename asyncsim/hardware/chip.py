@@ -129,7 +129,8 @@ class ChipSimulator:
         if self.quantized and report.labels is not None:
             exact = Simulator(self.original, **self.settings)
             exact.mapping, exact.core_quota = self.simulator.mapping, self.simulator.core_quota
-            accuracy_float = exact.run(inputs, labels, **options).accuracy
+            plain = {k: v for k, v in options.items() if k != "record"}
+            accuracy_float = exact.run(inputs, labels, **plain).accuracy
         report.per_sample["latency_s"] = latency
         report.per_sample["energy_j"] = energy["total"]
         if self.simulator.core_quota:
