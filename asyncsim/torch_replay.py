@@ -1,0 +1,131 @@
+"""PyTorch autograd implementation of the differentiable replay (optional extra ``torch``).
+
+It computes the same forward replay as :mod:`asyncsim.gradient`, step by step on dense tensors
+with a custom autograd function for the spike, and lets PyTorch differentiate it. It is slow
+(a Python loop over forward steps) and exists as the gradient reference that tests compare the
+Numba reverse pass with.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .network import INPUT, Network
+from .trace import Trace
+
+
+class _Spike(torch.autograd.Function):
+    """Heaviside step forward; arctan surrogate derivative backward."""
+
+    @staticmethod
+    def forward(ctx, v, alpha):
+        ctx.save_for_backward(v)
+        ctx.alpha = alpha
+        return (v > 0).to(v.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (v,) = ctx.saved_tensors
+        a = np.pi * ctx.alpha * v / 2
+        return grad * (ctx.alpha / 2) / (1 + a * a), None
+
+
+def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarray,
+                         trace: Trace, weights: list[torch.Tensor],
+                         alpha: float = 2.0) -> tuple[torch.Tensor, np.ndarray]:
+    """Mean cross-entropy of the replay of ``trace`` as a differentiable function of
+    ``weights`` (one tensor per projection); also returns the output counts."""
+    sizes = [layer.size for layer in network.layers]
+    first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    n = int(first[-1])
+    index = {layer.name: i for i, layer in enumerate(network.layers)}
+    layer_of = np.repeat(np.arange(len(sizes)), sizes)
+    thr = torch.tensor([network.layers[layer_of[i]].threshold for i in range(n)],
+                       dtype=torch.float64)
+    decay = torch.tensor([network.layers[layer_of[i]].decay_per_step(network.dt_ms)
+                          for i in range(n)], dtype=torch.float64)
+    soft = [network.layers[layer_of[i]].reset == "soft" for i in range(n)]
+    refractory = [network.layers[layer_of[i]].refractory for i in range(n)]
+    n_out = sizes[-1]
+    out_first = int(first[-2])
+
+    def currents_from(source_layer: str, local: int, value) -> torch.Tensor:
+        """Currents into all neurons from one source (a neuron or input feature) * value."""
+        x = torch.zeros(n, dtype=torch.float64)
+        for p, w in zip(network.projections, weights, strict=True):
+            if p.source == source_layer:
+                lo = int(first[index[p.target]])
+                x = x + torch.nn.functional.pad(w[:, local] * value,
+                                                (lo, n - lo - w.shape[0]))
+        return x
+
+    def source_of(neuron: int) -> tuple[str, int]:
+        layer = int(layer_of[neuron])
+        return network.layers[layer].name, neuron - int(first[layer])
+
+    S, T, n_in = inputs.shape
+    use_survivors = float(trace.config.get("input_dropout", 0) or 0) > 0
+    losses, all_counts = [], np.zeros((S, n_out), dtype=np.int64)
+    for s in range(S):
+        schedule = trace.schedule(s)
+        exempt = {(int(t), int(i), int(k)) for _, t, i, k in
+                  trace.exemptions[trace.exemptions[:, 0] == s]}
+        u = torch.zeros(n, dtype=torch.float64)
+        counts = [torch.zeros((), dtype=torch.float64) for _ in range(n_out)]
+        for t in range(T):
+            u = u * decay
+            frame = inputs[s, t].astype(np.int64)
+            if use_survivors:
+                frame = np.zeros(n_in, dtype=np.int64)
+                rows = trace.input_survivors[(trace.input_survivors[:, 0] == s)
+                                             & (trace.input_survivors[:, 1] == t)]
+                frame[rows[:, 2]] = rows[:, 3]
+            x = torch.zeros(n, dtype=torch.float64)
+            touched = np.zeros(n, dtype=bool)
+            for f in np.nonzero(frame)[0]:
+                x = x + currents_from(INPUT, int(f), float(frame[f]))
+                for p in network.projections:
+                    if p.source == INPUT:
+                        touched[first[index[p.target]]:first[index[p.target] + 1]] = True
+            frozen = np.zeros(n, dtype=bool)
+            pending: dict[int, list[torch.Tensor]] = {}
+            for i in range(int(trace.steps[s, t])):
+                live = torch.tensor(~frozen & touched)
+                u = torch.where(live, u + x, u)
+                fire = [k for k in np.nonzero(touched & ~frozen)[0]
+                        if float(u[k].detach()) > float(thr[k])]
+                touched[:] = False
+                spikes = torch.zeros(n, dtype=torch.float64)
+                values = {}
+                for k in fire:
+                    values[k] = _Spike.apply(u[k] - thr[k], alpha)
+                    spikes = spikes + torch.nn.functional.one_hot(
+                        torch.tensor(k), n).to(torch.float64) * values[k]
+                hard = torch.tensor([not soft[k] for k in range(n)])
+                u = torch.where(hard, u * (1 - spikes), u - spikes * thr)
+                for k in fire:
+                    if refractory[k] and (t, i, k) not in exempt:
+                        frozen[k] = True
+                    if k >= out_first:
+                        counts[k - out_first] = counts[k - out_first] + values[k]
+                    else:
+                        pending.setdefault(k, []).append(values[k])
+                if i == int(trace.steps[s, t]) - 1:
+                    break
+                x = torch.zeros(n, dtype=torch.float64)
+                sources, dropped = schedule[t][i]
+                for src, gone in zip(sources.tolist(), dropped.tolist(), strict=True):
+                    value = pending[src].pop(0)  # the oldest pending spike of the neuron
+                    if gone:
+                        continue
+                    name, local = source_of(src)
+                    x = x + currents_from(name, local, value)
+                    for p in network.projections:
+                        if p.source == name:
+                            touched[first[index[p.target]]:first[index[p.target] + 1]] = True
+        logits = torch.stack(counts)
+        all_counts[s] = np.round(logits.detach().numpy()).astype(np.int64)
+        losses.append(torch.nn.functional.cross_entropy(
+            logits[None], torch.tensor([int(labels[s])])))
+    return torch.stack(losses).mean(), all_counts
