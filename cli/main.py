@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
-from asyncsim import InputError, Simulator, load_model
+from asyncsim import InputError, Simulator, load_model, random_feedforward, save_model
+from asyncsim.datasets import BUILTIN as BUILTIN_DATA
 from asyncsim.datasets import load_dataset
 from asyncsim.hardware import ChipSimulator, load_profile, shipped_profiles
 from asyncsim.hardware.mapping import STRATEGIES
 from asyncsim.model_io import resolve_model_path, shipped_models
 from asyncsim.simulator import INPUT_MODES, READOUTS, STOPS, SYNCHRONIZATIONS
+from asyncsim.training import MODES, TrainConfig, train
 
 
 class _Group(click.Group):
@@ -106,6 +109,94 @@ def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_outp
     if trace_path:
         report.trace.save(trace_path)
         click.echo(f"trace written to {trace_path}")
+
+
+@cli.command("train")
+@click.argument("model")
+@click.option("--data", default="nmnist-like", show_default=True,
+              help="Training data: a built-in name or a .npz file.")
+@click.option("--samples", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.option("--test-samples", type=click.IntRange(min=0), default=256, show_default=True,
+              help="Built-in data only: held-out samples (drawn with another seed) for the "
+                   "test accuracy.")
+@click.option("--mode", type=click.Choice(MODES), default="unlayered-rs", show_default=True)
+@click.option("--forward-group", "-F", type=int, default=8, show_default=True)
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--lr", "learning_rate", type=float, default=5e-4, show_default=True)
+@click.option("--weight-decay", type=float, default=1e-5, show_default=True)
+@click.option("--input-dropout", type=float, default=0.0, show_default=True)
+@click.option("--refractory-dropout", type=float, default=0.0, show_default=True)
+@click.option("--momentum-noise", type=float, default=1e-6, show_default=True)
+@click.option("--alpha", type=float, default=2.0, show_default=True,
+              help="Steepness of the arctan surrogate.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--tau-m-ms", type=float, default=1.0, show_default=True,
+              help="For an architecture string: membrane time constant.")
+@click.option("--dt-ms", type=float, default=10.0, show_default=True,
+              help="For an architecture string: timestep.")
+@click.option("--threshold", type=float, default=0.3, show_default=True,
+              help="For an architecture string: U_thr.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
+              help="Where to write the trained model (YAML; weights beside it).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint file written after every epoch.")
+@click.option("--resume", is_flag=True, help="Continue from --checkpoint.")
+@click.option("--progress/--no-progress", default=None)
+def train_command(model, data, samples, test_samples, mode, forward_group, epochs, batch_size,
+                  learning_rate, weight_decay, input_dropout, refractory_dropout,
+                  momentum_noise, alpha, seed, tau_m_ms, dt_ms, threshold, out_path,
+                  checkpoint, resume, progress):
+    """Train MODEL (a model file, a shipped model, or an architecture such as
+    2312-64-64-64-10) with the asynchronous schedule in the loop."""
+    if all(part.isdigit() for part in model.split("-")) and "-" in model:
+        network = random_feedforward([int(v) for v in model.split("-")], seed=seed,
+                                     tau_m_ms=tau_m_ms, dt_ms=dt_ms, threshold=threshold,
+                                     name=Path(out_path).stem)
+    else:
+        network = load_model(model)
+    train_set = load_dataset(data, n_samples=samples, seed=seed)
+    config = TrainConfig(mode=mode, forward_group=forward_group, epochs=epochs,
+                         batch_size=batch_size, learning_rate=learning_rate,
+                         weight_decay=weight_decay, input_dropout=input_dropout,
+                         refractory_dropout=refractory_dropout, momentum_noise=momentum_noise,
+                         alpha=alpha, seed=seed)
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=epochs * -(-train_set.n_samples // batch_size), unit="batch",
+                   desc="training")
+
+    def on_batch(info):
+        if bar is not None:
+            bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}")
+            bar.update(1)
+
+    try:
+        trained, history = train(network, train_set, config, checkpoint=checkpoint,
+                                 resume=resume, on_batch=on_batch)
+    finally:
+        if bar is not None:
+            bar.close()
+    for h in history:
+        click.echo(f"epoch {h['epoch']:3d}  loss {h['loss']:.4f}  "
+                   f"train accuracy (during training) {h['accuracy']:.4f}")
+    trained.name = Path(out_path).stem
+    trained.metadata.update(dataset=data, produced_by="asyncsim " + " ".join(sys.argv[1:]),
+                            seed=seed)
+    if test_samples and data in BUILTIN_DATA:
+        test = load_dataset(data, n_samples=test_samples, seed=seed + 1_000_000)
+        options = config.simulator_options()
+        options.update(input_dropout=0.0, refractory_dropout=0.0)
+        accuracy = Simulator(trained, **options, seed=seed).run(test).accuracy
+        trained.metadata["test_accuracy"] = accuracy
+        click.echo(f"test accuracy ({test_samples} held-out samples, training schedule): "
+                   f"{accuracy:.4f}")
+    trained.description = f"trained ({mode}, F={forward_group}) on {data}"
+    save_model(trained, out_path)
+    click.echo(f"model written to {out_path}")
 
 
 @cli.group()

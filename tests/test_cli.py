@@ -125,3 +125,28 @@ def test_run_writes_a_trace_that_replays(tmp_path):
     data = load_dataset("nmnist-like", n_samples=2, seed=0)
     replayed = replay(load_model("nmnist-untrained"), data.inputs, trace)
     np.testing.assert_array_equal(replayed["steps"], trace.steps)
+
+
+def test_train_command_writes_a_runnable_model_and_resumes(tmp_path):
+    out = tmp_path / "tiny.yaml"
+    ckpt = tmp_path / "ckpt.npz"
+    args = ["train", "2312-8-4-10", "--data", "nmnist-like", "--samples", "32",
+            "--test-samples", "16", "--epochs", "2", "--batch-size", "16", "--lr", "0.01",
+            "--out", str(out), "--checkpoint", str(ckpt)]
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    assert "epoch   2" in result.output and "test accuracy" in result.output
+    from asyncsim import load_model
+
+    model = load_model(out)
+    assert model.metadata["trained"] is True
+    assert model.metadata["produced_by"].startswith("asyncsim ")
+    assert 0.0 <= model.metadata["test_accuracy"] <= 1.0
+    run = _run("run", str(out), "--samples", "4")
+    assert run.exit_code == 0 and "UNTRAINED" not in run.output
+    resumed = _run(*args[:-4], "--epochs", "3", "--out", str(out), "--checkpoint", str(ckpt),
+                   "--resume")
+    assert resumed.exit_code == 0 and "epoch   3" in resumed.output
+    bad = CliRunner().invoke(cli, ["train", "2312-8-4-10", "--mode", "psychic", "--out",
+                                   str(out)])
+    assert bad.exit_code == 2
