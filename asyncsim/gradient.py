@@ -9,10 +9,12 @@ U_thr``. Currents are ``w * s_e`` per delivered synapse; output counts are sums 
 values; the loss is the mean cross-entropy of ``softmax(counts)``. Reset is differentiable
 (hard: ``u <- u (1 - s)``; soft: ``u <- u - s U_thr``); membranes decay between passes.
 
-Choices (documented in ``docs/concepts.md``): a neuron that did not fire at an evaluation makes
-no event and passes no gradient through its threshold; when a neuron (without refractoriness, or
-after refractory dropout) has several pending spikes, a delivery takes its oldest one; a
-refractory neuron ignores currents, so they carry no gradient.
+Choices (documented in ``docs/concepts.md``): a hidden neuron that did not fire at an
+evaluation makes no event and passes no gradient through its threshold, but every evaluation of
+an output neuron counts, firing or not (its zero spike adds to the count with its surrogate
+derivative, as in a dense formulation, so silent outputs still learn); when a neuron (without
+refractoriness, or after refractory dropout) has several pending spikes, a delivery takes its
+oldest one; a refractory neuron ignores currents, so they carry no gradient.
 
 The reverse pass walks the events backwards keeping one adjoint per membrane: its time and memory
 follow the number of delivered currents and events, not forward steps x neurons.
@@ -75,6 +77,12 @@ def _replay_sample(
     ev_step = np.empty(capacity, dtype=np.int64)
     ev_upre = np.empty(capacity)
     ev_next = np.full(capacity, -1, dtype=np.int64)  # next pending event of the same neuron
+    # evaluations of output neurons that did not fire: their zero spikes still count
+    sl_neuron = np.empty(capacity, dtype=np.int64)
+    sl_pass = np.empty(capacity, dtype=np.int64)
+    sl_step = np.empty(capacity, dtype=np.int64)
+    sl_u = np.empty(capacity)
+    n_sl = 0
     dl_event = np.empty(capacity, dtype=np.int64)
     dl_pass = np.empty(capacity, dtype=np.int64)
     dl_step = np.empty(capacity, dtype=np.int64)
@@ -85,7 +93,12 @@ def _replay_sample(
 
     u = np.zeros(n_neurons)
     x = np.zeros(n_neurons)
-    touched = np.zeros(n_neurons, dtype=np.uint8)
+    # neurons that received something since the last step: a list, and a stamp per neuron
+    touched = np.zeros(n_neurons, dtype=np.int64)
+    listed = np.empty(n_neurons, dtype=np.int64)
+    n_listed = 0
+    stamp = 1
+    exempt_at = np.zeros(n_neurons, dtype=np.int64)  # == stamp: exempt in this step
     head = np.full(n_neurons, -1, dtype=np.int64)
     tail = np.full(n_neurons, -1, dtype=np.int64)
     at = sel_start
@@ -95,9 +108,10 @@ def _replay_sample(
         for n in range(n_neurons):
             u[n] *= decay[n]
             x[n] = 0.0
-            touched[n] = 0
             head[n] = -1
             tail[n] = -1
+        stamp += 1
+        n_listed = 0
         for f in range(n_inputs):
             counts[t, f] = inputs[s, t, f]
         if use_survivors:
@@ -111,19 +125,36 @@ def _replay_sample(
             if c > 0:
                 src = n_neurons + f
                 for j in range(fanout_start[src], fanout_start[src + 1]):
-                    x[targets[j]] += weights[j] * c
-                    touched[targets[j]] = 1
+                    tgt = targets[j]
+                    x[tgt] += weights[j] * c
+                    if touched[tgt] != stamp:
+                        touched[tgt] = stamp
+                        listed[n_listed] = tgt
+                        n_listed += 1
         for i in range(steps[s, t]):
-            # integrate and evaluate
-            for n in range(n_neurons):
-                if touched[n] == 0:
-                    continue
-                touched[n] = 0
+            # exemptions from refractoriness recorded for this step
+            while ex < exemptions.shape[0] and exemptions[ex, 0] == t and exemptions[ex, 1] == i:
+                exempt_at[exemptions[ex, 2]] = stamp
+                ex += 1
+            # integrate and evaluate the listed neurons
+            n_now = n_listed
+            stamp += 1
+            n_listed = 0
+            for k in range(n_now):
+                n = listed[k]
                 if frozen_from[t, n] < i:
                     x[n] = 0.0
                     continue
                 u[n] += x[n]
                 x[n] = 0.0
+                if is_output[n] and u[n] <= threshold[n]:
+                    if n_sl == capacity:
+                        return -1.0
+                    sl_neuron[n_sl] = n
+                    sl_pass[n_sl] = t
+                    sl_step[n_sl] = i
+                    sl_u[n_sl] = u[n]
+                    n_sl += 1
                 if u[n] > threshold[n]:
                     if n_ev == capacity:
                         return -1.0
@@ -138,16 +169,7 @@ def _replay_sample(
                         u[n] -= threshold[n]
                     else:
                         u[n] = 0.0
-                    exempt = False
-                    while ex < exemptions.shape[0] and (
-                            exemptions[ex, 0] < t or (exemptions[ex, 0] == t and (
-                                exemptions[ex, 1] < i or (exemptions[ex, 1] == i
-                                                          and exemptions[ex, 2] < n)))):
-                        ex += 1
-                    if ex < exemptions.shape[0] and exemptions[ex, 0] == t and (
-                            exemptions[ex, 1] == i and exemptions[ex, 2] == n):
-                        exempt = True
-                        ex += 1
+                    exempt = exempt_at[n] == stamp - 1
                     if refractory[n] and not exempt and frozen_from[t, n] > i:
                         frozen_from[t, n] = i
                     if is_output[n]:
@@ -182,8 +204,12 @@ def _replay_sample(
                 dl_step[n_dl] = i
                 n_dl += 1
                 for j in range(fanout_start[src], fanout_start[src + 1]):
-                    x[targets[j]] += weights[j]
-                    touched[targets[j]] = 1
+                    tgt = targets[j]
+                    x[tgt] += weights[j]
+                    if touched[tgt] != stamp:
+                        touched[tgt] = stamp
+                        listed[n_listed] = tgt
+                        n_listed += 1
 
     # loss: cross-entropy of softmax(counts)
     top = out_counts[s, 0]
@@ -208,6 +234,7 @@ def _replay_sample(
             ev_ds[e] = dcount[n - output_offset]
     d = n_dl - 1
     f = n_ev - 1
+    q = n_sl - 1
     for t in range(n_steps_total - 1, -1, -1):
         for i in range(steps[s, t] - 1, -1, -1):
             while d >= 0 and dl_pass[d] == t and dl_step[d] == i:
@@ -232,6 +259,15 @@ def _replay_sample(
                     ds = ev_ds[f] - lam[n] * ev_upre[f]
                     lam[n] = ds * _surrogate(v, alpha)
                 f -= 1
+            while q >= 0 and sl_pass[q] == t and sl_step[q] == i:
+                # s = H(u - U_thr) = 0 adds to the count; the reset u (1 - s) (hard) or
+                # u - s U_thr (soft) still depends on u through s
+                n = sl_neuron[q]
+                grad = _surrogate(sl_u[q] - threshold[n], alpha)
+                through_reset = threshold[n] if soft_reset[n] else sl_u[q]
+                lam[n] = lam[n] * (1.0 - through_reset * grad) + dcount[
+                    n - output_offset] * grad
+                q -= 1
         # input currents integrated at step 0
         for fi in range(n_inputs):
             c = counts[t, fi]

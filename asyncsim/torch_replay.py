@@ -93,17 +93,20 @@ def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarra
             for i in range(int(trace.steps[s, t])):
                 live = torch.tensor(~frozen & touched)
                 u = torch.where(live, u + x, u)
-                fire = [k for k in np.nonzero(touched & ~frozen)[0]
-                        if float(u[k].detach()) > float(thr[k])]
+                evaluated = np.nonzero(touched & ~frozen)[0]
+                fire = [k for k in evaluated if float(u[k].detach()) > float(thr[k])]
+                silent_outputs = [k for k in evaluated if k >= out_first and k not in fire]
                 touched[:] = False
                 spikes = torch.zeros(n, dtype=torch.float64)
                 values = {}
-                for k in fire:
+                for k in fire + silent_outputs:
                     values[k] = _Spike.apply(u[k] - thr[k], alpha)
                     spikes = spikes + torch.nn.functional.one_hot(
                         torch.tensor(k), n).to(torch.float64) * values[k]
                 hard = torch.tensor([not soft[k] for k in range(n)])
                 u = torch.where(hard, u * (1 - spikes), u - spikes * thr)
+                for k in silent_outputs:
+                    counts[k - out_first] = counts[k - out_first] + values[k]
                 for k in fire:
                     if refractory[k] and (t, i, k) not in exempt:
                         frozen[k] = True
