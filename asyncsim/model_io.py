@@ -34,6 +34,7 @@ import yaml
 from .atomic import write_bytes_atomic, write_text_atomic
 from .errors import InputError
 from .network import DenseProjection, Layer, Network
+from .yamlfile import read_yaml
 
 FORMAT = "asyncsim-model"
 FORMAT_VERSION = 1
@@ -75,14 +76,7 @@ def load_model(path_or_name: str | os.PathLike) -> Network:
 
 
 def _load(path: Path) -> Network:
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"not valid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the file: {exc}") from None
+    doc = read_yaml(path)
     if not isinstance(doc, dict):
         raise InputError("expected a mapping at the top level")
     _no_unknown(doc, TOP_FIELDS, "")

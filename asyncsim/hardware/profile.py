@@ -13,9 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import InputError
+from ..yamlfile import read_yaml
 
 FORMAT = "asyncsim-profile"
 FORMAT_VERSION = 1
@@ -106,15 +105,7 @@ def load_profile(path_or_name: str | Path) -> HardwareProfile:
                              f"(shipped: {', '.join(sorted(shipped))})")
         path = shipped[str(path_or_name)]
     try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"{path}: not valid YAML{where}") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read the file: {exc}") from None
-    try:
-        return parse_profile(doc, str(path))
+        return parse_profile(read_yaml(path), str(path))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
 
