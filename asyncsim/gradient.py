@@ -61,13 +61,29 @@ def _surrogate(v, alpha):
 
 
 @nb.njit(cache=True)
+def _cross_entropy(counts, y, n_samples, dcount):
+    """Cross-entropy of softmax(counts) for class ``y``; writes dloss/dcounts / n_samples."""
+    n_out = counts.shape[0]
+    top = counts[0]
+    for k in range(n_out):
+        top = max(top, counts[k])
+    total = 0.0
+    for k in range(n_out):
+        total += np.exp(counts[k] - top)
+    for k in range(n_out):
+        dcount[k] = (np.exp(counts[k] - top) / total - (1.0 if k == y else 0.0)) / n_samples
+    return -(counts[y] - top - np.log(total))
+
+
+@nb.njit(cache=True)
 def _replay_sample(
     s, fanout_start, targets, weights, threshold, decay, soft_reset, refractory, is_output,
     output_offset, n_neurons, inputs, steps, selection, sel_start, exemptions, survivors,
-    use_survivors, labels, alpha, n_samples, capacity, out_counts, dweights,
+    use_survivors, labels, upstream, alpha, n_samples, capacity, out_counts, dweights,
 ):
     """Forward replay and reverse pass of sample ``s``; adds its gradient to ``dweights`` and
-    returns its loss, or -1.0 if more than ``capacity`` events were needed."""
+    returns its loss, or -1.0 if more than ``capacity`` events were needed. With labels < 0 the
+    reverse pass starts from ``upstream[s]`` (dloss/dcounts) instead of the cross-entropy."""
     n_steps_total = steps.shape[1]
     n_inputs = inputs.shape[2]
     n_out = out_counts.shape[1]
@@ -211,20 +227,13 @@ def _replay_sample(
                         listed[n_listed] = tgt
                         n_listed += 1
 
-    # loss: cross-entropy of softmax(counts)
-    top = out_counts[s, 0]
-    for k in range(n_out):
-        top = max(top, out_counts[s, k])
-    total = 0.0
-    for k in range(n_out):
-        total += np.exp(out_counts[s, k] - top)
-    y = labels[s]
-    loss = -(out_counts[s, y] - top - np.log(total))
     dcount = np.empty(n_out)
-    for k in range(n_out):
-        dcount[k] = (np.exp(out_counts[s, k] - top) / total - (1.0 if k == y else 0.0)) / (
-            n_samples)
-
+    loss = 0.0
+    if labels[s] < 0:
+        for k in range(n_out):
+            dcount[k] = upstream[s, k]
+    else:
+        loss = _cross_entropy(out_counts[s], labels[s], n_samples, dcount)
     # reverse pass
     lam = np.zeros(n_neurons)
     ev_ds = np.zeros(n_ev)
@@ -280,9 +289,13 @@ def _replay_sample(
     return loss
 
 
-def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray, trace: Trace,
-                    alpha: float = 2.0) -> Gradient:
-    """Loss and weight gradients of the replay of ``trace`` (see the module documentation)."""
+def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | None,
+                    trace: Trace, alpha: float = 2.0,
+                    upstream: np.ndarray | None = None) -> Gradient:
+    """Loss and weight gradients of the replay of ``trace`` (see the module documentation).
+
+    With ``upstream`` (S, outputs) = dloss/dcounts of any loss, the gradients are those of that
+    loss (``labels`` are then ignored and the returned loss is 0)."""
     cfg = trace.config
     if cfg.get("input_mode", "aggregated") != "aggregated":
         raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
@@ -293,8 +306,13 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray, tr
                          "layer policy and F >= every layer instead")
     c = compile_network(network)
     inputs = np.ascontiguousarray(inputs, dtype=np.uint8)
-    labels = np.asarray(labels, dtype=np.int64)
     S = inputs.shape[0]
+    if upstream is not None:
+        labels = np.full(S, -1, dtype=np.int64)
+        upstream = np.ascontiguousarray(upstream, dtype=np.float64)
+    else:
+        labels = np.asarray(labels, dtype=np.int64)
+        upstream = np.zeros((S, 1))
     if trace.n_samples != S or trace.steps.shape[1] != inputs.shape[1]:
         raise InputError(f"trace: recorded for {trace.n_samples} samples x "
                          f"{trace.steps.shape[1]} timesteps, got inputs {inputs.shape[:2]}")
@@ -318,7 +336,7 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray, tr
                 s, c.fanout_start, c.targets, c.weights, c.threshold, c.decay, c.soft_reset,
                 c.refractory, c.is_output, c.output_offset, c.n_neurons, inputs, trace.steps,
                 trace.selection, int(trace.selection_offsets[s]), exemptions, survivors,
-                use_survivors, labels, float(alpha), S, capacity, out_counts, mine)
+                use_survivors, labels, upstream, float(alpha), S, capacity, out_counts, mine)
             if loss == -1.0:
                 capacity *= 2
                 continue

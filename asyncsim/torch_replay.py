@@ -36,6 +36,15 @@ def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarra
                          alpha: float = 2.0) -> tuple[torch.Tensor, np.ndarray]:
     """Mean cross-entropy of the replay of ``trace`` as a differentiable function of
     ``weights`` (one tensor per projection); also returns the output counts."""
+    counts = autograd_replay_counts(network, inputs, trace, weights, alpha)
+    loss = torch.nn.functional.cross_entropy(counts, torch.tensor(labels, dtype=torch.long))
+    return loss, np.round(counts.detach().numpy()).astype(np.int64)
+
+
+def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
+                           weights: list[torch.Tensor], alpha: float = 2.0) -> torch.Tensor:
+    """(S, outputs) output spike counts of the replay of ``trace``, differentiable in
+    ``weights``."""
     sizes = [layer.size for layer in network.layers]
     first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     n = int(first[-1])
@@ -66,7 +75,7 @@ def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarra
 
     S, T, n_in = inputs.shape
     use_survivors = float(trace.config.get("input_dropout", 0) or 0) > 0
-    losses, all_counts = [], np.zeros((S, n_out), dtype=np.int64)
+    per_sample = []
     for s in range(S):
         schedule = trace.schedule(s)
         exempt = {(int(t), int(i), int(k)) for _, t, i, k in
@@ -127,8 +136,66 @@ def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarra
                     for p in network.projections:
                         if p.source == name:
                             touched[first[index[p.target]]:first[index[p.target] + 1]] = True
-        logits = torch.stack(counts)
-        all_counts[s] = np.round(logits.detach().numpy()).astype(np.int64)
-        losses.append(torch.nn.functional.cross_entropy(
-            logits[None], torch.tensor([int(labels[s])])))
-    return torch.stack(losses).mean(), all_counts
+        per_sample.append(torch.stack(counts))
+    return torch.stack(per_sample)
+
+
+class _AsyncCounts(torch.autograd.Function):
+    """Counts from the event kernel; gradients from the Numba reverse pass of its trace."""
+
+    @staticmethod
+    def forward(ctx, module, inputs, *weights):
+        from .gradient import replay_gradient
+        from .simulator import Simulator
+
+        network = module.network_with([w.detach().numpy() for w in weights])
+        module.calls += 1
+        report = Simulator(network, seed=module.seed + module.calls, **module.options).run(
+            inputs, record=True)
+        module.last_trace = report.trace
+        ctx.replay = (replay_gradient, network, inputs, report.trace, module.alpha)
+        return torch.tensor(report.per_sample["output_counts"], dtype=torch.float64)
+
+    @staticmethod
+    def backward(ctx, grad_counts):
+        replay_gradient, network, inputs, trace, alpha = ctx.replay
+        grad = replay_gradient(network, inputs, None, trace, alpha=alpha,
+                               upstream=grad_counts.detach().numpy())
+        return (None, None, *(torch.tensor(g) for g in grad.weights))
+
+
+class AsyncNetwork(torch.nn.Module):
+    """An asyncsim network as a torch module: ``forward(inputs)`` simulates (samples,
+    timesteps, features) spike counts with the event kernel under the given schedule and
+    returns the (samples, outputs) output spike counts; backpropagating through them runs the
+    event-based reverse pass of the recorded schedule. The weights are ``torch.nn.Parameter``s
+    (float64), one per projection, so any torch optimizer and loss can train them.
+
+    Example::
+
+        model = AsyncNetwork(net, policy="random", forward_group=8)
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward(); optimizer.step()
+    """
+
+    def __init__(self, network: Network, alpha: float = 2.0, seed: int = 0, **options):
+        super().__init__()
+        self.network = network
+        self.weights = torch.nn.ParameterList(
+            [torch.nn.Parameter(torch.tensor(p.weight, dtype=torch.float64))
+             for p in network.projections])
+        self.alpha, self.seed, self.options = alpha, seed, options
+        self.calls = 0
+        self.last_trace = None
+
+    def network_with(self, weights: list[np.ndarray]) -> Network:
+        from dataclasses import replace
+
+        projections = [replace(p, weight=w) for p, w in zip(self.network.projections, weights,
+                                                             strict=True)]
+        return replace(self.network, projections=projections)
+
+    def forward(self, inputs) -> torch.Tensor:
+        frames = inputs.detach().numpy() if isinstance(inputs, torch.Tensor) else inputs
+        return _AsyncCounts.apply(self, np.ascontiguousarray(frames, dtype=np.uint8),
+                                  *self.weights)

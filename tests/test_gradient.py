@@ -65,3 +65,26 @@ def test_gradient_descent_on_the_replay_lowers_the_loss():
         for p, g in zip(net.projections, grad.weights, strict=True):
             p.weight = p.weight - 0.5 * g
     assert losses[-1] < losses[0]
+
+
+def test_torch_module_backpropagates_any_loss():
+    from asyncsim.torch_replay import AsyncNetwork, autograd_replay_counts
+
+    net = random_feedforward([10, 8, 8, 4], seed=2, gain=2.2, tau_m_ms=3.0, dt_ms=1.0)
+    inputs = random_inputs(3, 3, 10, rate=0.5, seed=1)
+    target = torch.tensor([[1.0, 0, 2, 0], [0, 3, 0, 1], [2, 2, 0, 0]], dtype=torch.float64)
+    model = AsyncNetwork(net, policy="random", forward_group=2, refractory_dropout=0.3)
+    counts = model(inputs)
+    loss = ((counts - target) ** 2).mean()
+    loss.backward()
+    mine = [p.grad.numpy() for p in model.weights]
+    weights = [torch.tensor(p.weight, requires_grad=True) for p in net.projections]
+    ref_counts = autograd_replay_counts(net, inputs, model.last_trace, weights)
+    np.testing.assert_array_equal(ref_counts.detach().numpy(), counts.detach().numpy())
+    expected = torch.autograd.grad(((ref_counts - target) ** 2).mean(), weights)
+    for a, b in zip(mine, expected, strict=True):
+        np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-9)
+    assert any(np.abs(a).max() > 0 for a in mine)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    optimizer.step()
+    assert not np.array_equal(model.weights[0].detach().numpy(), net.projections[0].weight)
