@@ -84,27 +84,12 @@ def compile_network(network: Network) -> CompiledNetwork:
     first = {layer.name: int(offsets[i]) for i, layer in enumerate(network.layers)}
     first[INPUT] = n
 
-    # Collect synapses as (source, target, weight) triples, one projection at a time.
-    src_parts, tgt_parts, w_parts = [], [], []
-    for p in network.projections:
-        rows, cols = np.indices(p.weight.shape)
-        src_parts.append(cols.ravel() + first[p.source])
-        tgt_parts.append(rows.ravel() + first[p.target])
-        w_parts.append(p.weight.ravel())
-    sources = np.concatenate(src_parts) if src_parts else np.zeros(0, np.int64)
-    targets = np.concatenate(tgt_parts) if tgt_parts else np.zeros(0, np.int64)
-    weights = np.concatenate(w_parts) if w_parts else np.zeros(0)
-    order = np.argsort(sources * (n + 1) + targets, kind="stable")
-    sources, targets, weights = sources[order], targets[order], weights[order]
-
-    counts = np.bincount(sources, minlength=n + n_in)
-    fanout_start = np.zeros(n + n_in + 1, dtype=np.int64)
-    fanout_start[1:] = np.cumsum(counts)
-    target_first = _contiguous_run_starts(fanout_start, targets)
+    structure = _structure(network, offsets, n, n_in, first)
+    order = structure["order"]
+    weights = np.concatenate([p.weight.ravel() for p in network.projections])[order] if (
+        network.projections) else np.zeros(0)
+    sources = structure["sources"]
     nonzero_fanout = np.bincount(sources[weights != 0], minlength=n + n_in).astype(np.int64)
-    fanin = np.bincount(targets, minlength=n).astype(np.int64)
-    input_fanin = np.bincount(targets[sources >= n], minlength=n).astype(np.int64)
-
     per_neuron = {key: np.empty(n) for key in ("threshold", "decay")}
     flags = {key: np.zeros(n, dtype=np.uint8) for key in ("soft_reset", "refractory", "is_output")}
     layer_of = np.empty(n, dtype=np.int64)
@@ -118,14 +103,14 @@ def compile_network(network: Network) -> CompiledNetwork:
     flags["is_output"][int(offsets[-2]):] = 1
 
     arrays = dict(
-        fanout_start=fanout_start,
-        targets=targets.astype(np.int64),
+        fanout_start=structure["fanout_start"],
+        targets=structure["targets"],
         weights=weights.astype(np.float64),
-        target_first=target_first,
+        target_first=structure["target_first"],
         nonzero_fanout=nonzero_fanout,
         layer_of=layer_of,
-        fanin=fanin,
-        input_fanin=input_fanin,
+        fanin=structure["fanin"],
+        input_fanin=structure["input_fanin"],
         layer_offsets=offsets,
         **per_neuron,
         **flags,
@@ -133,6 +118,44 @@ def compile_network(network: Network) -> CompiledNetwork:
     for a in arrays.values():
         a.setflags(write=False)
     return CompiledNetwork(n_inputs=n_in, **arrays)
+
+
+_STRUCTURES: dict = {}  # topology signature -> synapse order and CSR arrays (weights excluded)
+
+
+def _structure(network: Network, offsets, n: int, n_in: int, first: dict) -> dict:
+    """The parts of the flat form that depend on the topology only, cached: training compiles
+    the same topology with new weights at every batch."""
+    signature = (n_in, tuple(offsets.tolist()),
+                 tuple((p.source, p.target, p.weight.shape) for p in network.projections))
+    if signature in _STRUCTURES:
+        return _STRUCTURES[signature]
+    src_parts, tgt_parts = [], []
+    for p in network.projections:
+        rows, cols = np.indices(p.weight.shape)
+        src_parts.append(cols.ravel() + first[p.source])
+        tgt_parts.append(rows.ravel() + first[p.target])
+    sources = np.concatenate(src_parts) if src_parts else np.zeros(0, np.int64)
+    targets = np.concatenate(tgt_parts) if tgt_parts else np.zeros(0, np.int64)
+    order = np.argsort(sources * (n + 1) + targets, kind="stable")
+    sources, targets = sources[order], targets[order].astype(np.int64)
+    fanout_start = np.zeros(n + n_in + 1, dtype=np.int64)
+    fanout_start[1:] = np.cumsum(np.bincount(sources, minlength=n + n_in))
+    position = np.empty_like(order)
+    position[order] = np.arange(order.shape[0])
+    structure = {
+        "order": order, "position": position, "sources": sources, "targets": targets,
+        "fanout_start": fanout_start,
+        "target_first": _contiguous_run_starts(fanout_start, targets),
+        "fanin": np.bincount(targets, minlength=n).astype(np.int64),
+        "input_fanin": np.bincount(targets[sources >= n], minlength=n).astype(np.int64),
+    }
+    for a in structure.values():
+        a.setflags(write=False)
+    if len(_STRUCTURES) >= 16:
+        _STRUCTURES.clear()
+    _STRUCTURES[signature] = structure
+    return structure
 
 
 def _contiguous_run_starts(fanout_start: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -149,3 +172,19 @@ def _contiguous_run_starts(fanout_start: np.ndarray, targets: np.ndarray) -> np.
     np.logical_or.at(broken, owner, offset != first[owner])
     first[broken] = -1
     return first
+
+
+def projection_positions(network: Network) -> list[np.ndarray]:
+    """For each projection, the (target, source)-shaped index of its synapses in the compiled
+    ``weights`` array."""
+    offsets = np.zeros(len(network.layers) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([layer.size for layer in network.layers])
+    n = int(offsets[-1])
+    first = {layer.name: int(offsets[i]) for i, layer in enumerate(network.layers)}
+    first[INPUT] = n
+    position = _structure(network, offsets, n, network.input_size, first)["position"]
+    out, start = [], 0
+    for p in network.projections:
+        out.append(position[start:start + p.weight.size].reshape(p.weight.shape))
+        start += p.weight.size
+    return out

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from .compile import CompiledNetwork, compile_network
+from .compile import compile_network, projection_positions
 from .errors import InputError
-from .network import INPUT, Network
+from .network import Network
 from .trace import Trace
 
 
@@ -347,21 +347,10 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
             break
         dweights += mine
         total += loss
-    return Gradient(total / S, _per_projection(network, c, dweights), out_counts)
+    return Gradient(total / S, _per_projection(network, dweights), out_counts)
 
 
-def _per_projection(network: Network, c: CompiledNetwork, flat: np.ndarray) -> list[np.ndarray]:
-    """Gradients per synapse (CSR order) back to each projection's (target, source) matrix."""
-    first = {layer.name: int(c.layer_offsets[i]) for i, layer in enumerate(network.layers)}
-    first[INPUT] = c.n_neurons
-    out = []
-    for p in network.projections:
-        rows, cols = p.weight.shape
-        grad = np.empty((rows, cols))
-        for col in range(cols):
-            src = first[p.source] + col
-            lo, hi = c.fanout_start[src], c.fanout_start[src + 1]
-            where = lo + np.searchsorted(c.targets[lo:hi], first[p.target] + np.arange(rows))
-            grad[:, col] = flat[where]
-        out.append(grad)
-    return out
+def _per_projection(network: Network, flat: np.ndarray) -> list[np.ndarray]:
+    """Gradients per synapse (compiled order) back to each projection's (target, source)
+    matrix."""
+    return [flat[where] for where in projection_positions(network)]

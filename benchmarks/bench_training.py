@@ -1,0 +1,105 @@
+"""Training cost: seconds and peak memory per epoch against F, and against dense autograd.
+
+Run after ``pip install .`` and ``pip install torch==2.13.0`` (for the baseline)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_training.py --samples 128
+
+Each configuration runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``)
+is its own; the memory of a subprocess that only imports everything and compiles is reported as
+the floor. The workload is the N-MNIST-shaped one (``shared/workloads/nmnist_fc_case.npz``:
+2312-[64x3]-10, 10 timesteps; its weights as the starting point, its random labels), one epoch
+of ``--samples`` samples in batches of 32, unlayered random scheduling. The baseline trains the
+same batches with ``dense_autograd.py`` (the paper's approach) at F = 8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKLOAD = HERE.parents[1] / "shared" / "workloads" / "nmnist_fc_case.npz"
+
+
+def child(kind: str, group: int, samples: int) -> None:
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    from asyncsim import feedforward
+    from asyncsim.datasets import from_arrays
+    from asyncsim.training import TrainConfig, train
+
+    z = np.load(WORKLOAD)
+    weights = [z[f"W{i}"].astype(np.float64) for i in range(1, 5)]
+    inputs, labels = z["inputs"][:samples], z["labels"][:samples].astype(np.int64)
+    net = feedforward(weights, tau_m_ms=1.0, dt_ms=10.0, threshold=0.3)
+    data = from_arrays(inputs, labels, 10)
+    warm = TrainConfig(mode="unlayered-rs", forward_group=group, epochs=1, batch_size=32)
+    if kind == "floor":
+        train(net, from_arrays(inputs[:4], labels[:4], 10), warm)  # import and compile only
+        seconds = 0.0
+    elif kind == "torch-floor":
+        import torch  # noqa: F401  (the baseline's own floor: torch imported, nothing run)
+
+        seconds = 0.0
+    elif kind == "asyncsim":
+        train(net, from_arrays(inputs[:4], labels[:4], 10), warm)
+        start = time.perf_counter()
+        train(net, data, warm)
+        seconds = time.perf_counter() - start
+    else:
+        import torch
+        from dense_autograd import dense_train_step
+
+        torch.set_num_threads(1)
+        params = [torch.tensor(w, dtype=torch.float32, requires_grad=True) for w in weights]
+        start = time.perf_counter()
+        for b in range(0, samples, 32):
+            dense_train_step(params, inputs[b:b + 32], labels[b:b + 32], 0.3,
+                             float(np.exp(-10.0)), group, seed=b)
+        seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"kind": kind, "F": group, "seconds": seconds, "peak_mb": peak_mb}))
+
+
+def run(kind: str, group: int, samples: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(group), str(samples)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=128)
+    parser.add_argument("--child", nargs=3, default=None)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return
+    floor = run("floor", 8, args.samples)
+    torch_floor = run("torch-floor", 8, args.samples)
+    rows = [run("asyncsim", f, args.samples) for f in (16, 8, 4, 2, 1)]
+    base = run("dense", 8, args.samples)
+    print(f"one epoch of {args.samples} samples, batch 32, unlayered RS, 1 thread")
+    print(f"memory floor (imports + compiled code): {floor['peak_mb']:.0f} MB")
+    for r in rows:
+        print(f"asyncsim F={r['F']:2d}: {r['seconds']:7.2f} s/epoch, peak {r['peak_mb']:6.0f} MB "
+              f"(+{r['peak_mb'] - floor['peak_mb']:.0f} MB over the floor)")
+    f16 = rows[0]["seconds"]
+    print(f"F=1 / F=16 time: {rows[-1]['seconds'] / f16:.2f}x")
+    eight = rows[1]
+    print(f"dense autograd F= 8: {base['seconds']:7.2f} s/epoch, peak {base['peak_mb']:6.0f} MB "
+          f"(+{base['peak_mb'] - torch_floor['peak_mb']:.0f} MB over its floor with torch "
+          f"imported, {torch_floor['peak_mb']:.0f} MB)")
+    print(f"speedup at F=8: {base['seconds'] / eight['seconds']:.1f}x; memory over the floors: "
+          f"dense {base['peak_mb'] - torch_floor['peak_mb']:.0f} MB, asyncsim "
+          f"{eight['peak_mb'] - floor['peak_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
