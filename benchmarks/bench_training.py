@@ -2,20 +2,23 @@
 
 Run after ``pip install .`` and ``pip install torch==2.13.0`` (for the baseline)::
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_training.py --samples 128
+    python benchmarks/bench_training.py --samples 256
 
-Each configuration runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``)
-is its own; the memory of a subprocess that only imports everything and compiles is reported as
-the floor. The workload is the N-MNIST-shaped one (``shared/workloads/nmnist_fc_case.npz``:
-2312-[64x3]-10, 10 timesteps; its weights as the starting point, its random labels), one epoch
-of ``--samples`` samples in batches of 32, unlayered random scheduling. The baseline trains the
-same batches with ``dense_autograd.py`` (the paper's approach) at F = 8.
+Each configuration runs in a fresh subprocess with one thread (``NUMBA_NUM_THREADS=1``,
+``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so that its peak resident memory
+(``ru_maxrss``) is its own and the comparison is per core. The memory of a subprocess that only
+imports everything and compiles is reported as the floor. The workload is the N-MNIST-shaped
+one (``shared/workloads/nmnist_fc_case.npz``: 2312-[64x3]-10, 10 timesteps; its weights as the
+starting point, its random labels): one epoch of ``--samples`` samples in batches of 32,
+unlayered random scheduling. The baseline trains the same batches with ``dense_autograd.py``
+(the paper's approach) at F = 8.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -67,9 +70,10 @@ def child(kind: str, group: int, samples: int) -> None:
     print(json.dumps({"kind": kind, "F": group, "seconds": seconds, "peak_mb": peak_mb}))
 
 
-def run(kind: str, group: int, samples: int) -> dict:
+def run(kind: str, group: int, samples: int, threads: int = 1) -> dict:
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, __file__, "--child", kind, str(group), str(samples)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
