@@ -15,7 +15,7 @@ from .network import INPUT, Network
 from .trace import Trace
 
 
-class _Spike(torch.autograd.Function):
+class ArctanSpike(torch.autograd.Function):
     """Heaviside step forward; arctan surrogate derivative backward."""
 
     @staticmethod
@@ -109,7 +109,7 @@ def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
                 spikes = torch.zeros(n, dtype=torch.float64)
                 values = {}
                 for k in fire + silent_outputs:
-                    values[k] = _Spike.apply(u[k] - thr[k], alpha)
+                    values[k] = ArctanSpike.apply(u[k] - thr[k], alpha)
                     spikes = spikes + torch.nn.functional.one_hot(
                         torch.tensor(k), n).to(torch.float64) * values[k]
                 hard = torch.tensor([not soft[k] for k in range(n)])

@@ -10,24 +10,10 @@ spikes counted and not queued.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
-
-class _Spike(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, v, alpha):
-        ctx.save_for_backward(v)
-        ctx.alpha = alpha
-        return (v > 0).to(v.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (v,) = ctx.saved_tensors
-        a = math.pi * ctx.alpha * v / 2
-        return grad * (ctx.alpha / 2) / (1 + a * a), None
+from asyncsim.torch_replay import ArctanSpike
 
 
 def dense_train_step(weights: list[torch.Tensor], inputs: np.ndarray, labels: np.ndarray,
@@ -50,7 +36,7 @@ def dense_train_step(weights: list[torch.Tensor], inputs: np.ndarray, labels: np
         received = x != 0
         while bool(received.any()) or bool((pending.detach() > 0).any()):
             u = torch.where(refractory, u, u + x)
-            spikes = _Spike.apply(u - threshold, alpha) * (received & ~refractory)
+            spikes = ArctanSpike.apply(u - threshold, alpha) * (received & ~refractory)
             u = u * (1 - spikes)
             refractory = refractory | (spikes.detach() > 0)
             counts = counts + spikes[:, hidden_end:]
