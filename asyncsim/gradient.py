@@ -9,12 +9,17 @@ U_thr``. Currents are ``w * s_e`` per delivered synapse; output counts are sums 
 values; the loss is the mean cross-entropy of ``softmax(counts)``. Reset is differentiable
 (hard: ``u <- u (1 - s)``; soft: ``u <- u - s U_thr``); membranes decay between passes.
 
-Choices (documented in ``docs/concepts.md``): a hidden neuron that did not fire at an
-evaluation makes no event and passes no gradient through its threshold, but every evaluation of
-an output neuron counts, firing or not (its zero spike adds to the count with its surrogate
-derivative, as in a dense formulation, so silent outputs still learn); when a neuron (without
-refractoriness, or after refractory dropout) has several pending spikes, a delivery takes its
-oldest one; a refractory neuron ignores currents, so they carry no gradient.
+Choices (documented in ``docs/concepts.md``): every evaluation of an output neuron counts,
+firing or not (its zero spike adds to the count with its surrogate derivative, as in a dense
+formulation, so silent outputs still learn). A hidden neuron that did not fire at an evaluation
+passes no gradient by default; with ``silent_hidden=True`` its zero spike is treated as
+delivered in the same forward step as that step's selection (integrated by its targets at the
+next step), so gradient flows through neurons below threshold. On a layered schedule (layer
+policy, ``F`` >= every layer) this is the gradient of ordinary layer-by-layer BPTT; on an
+asynchronous schedule it is a choice, since a spike that did not happen has no place in the
+schedule. When a neuron (without refractoriness, or after refractory dropout) has several
+pending spikes, a delivery takes its oldest one; a refractory neuron ignores currents, so they
+carry no gradient.
 
 The reverse pass walks the events backwards keeping one adjoint per membrane: its time and memory
 follow the number of delivered currents and events, not forward steps x neurons.
@@ -79,7 +84,8 @@ def _cross_entropy(counts, y, n_samples, dcount):
 def _replay_sample(
     s, fanout_start, targets, weights, threshold, decay, soft_reset, refractory, is_output,
     output_offset, n_neurons, inputs, steps, selection, sel_start, exemptions, survivors,
-    use_survivors, labels, upstream, alpha, n_samples, capacity, out_counts, dweights,
+    use_survivors, labels, upstream, alpha, silent_hidden, n_samples, capacity, out_counts,
+    dweights,
 ):
     """Forward replay and reverse pass of sample ``s``; adds its gradient to ``dweights`` and
     returns its loss, or -1.0 if more than ``capacity`` events were needed. With labels < 0 the
@@ -93,7 +99,8 @@ def _replay_sample(
     ev_step = np.empty(capacity, dtype=np.int64)
     ev_upre = np.empty(capacity)
     ev_next = np.full(capacity, -1, dtype=np.int64)  # next pending event of the same neuron
-    # evaluations of output neurons that did not fire: their zero spikes still count
+    # evaluations that did not fire: an output's zero spike still counts; with
+    # ``silent_hidden`` a hidden neuron's zero spike is delivered in the same forward step
     sl_neuron = np.empty(capacity, dtype=np.int64)
     sl_pass = np.empty(capacity, dtype=np.int64)
     sl_step = np.empty(capacity, dtype=np.int64)
@@ -163,7 +170,7 @@ def _replay_sample(
                     continue
                 u[n] += x[n]
                 x[n] = 0.0
-                if is_output[n] and u[n] <= threshold[n]:
+                if (is_output[n] or silent_hidden) and u[n] <= threshold[n]:
                     if n_sl == capacity:
                         return -1.0
                     sl_neuron[n_sl] = n
@@ -241,11 +248,25 @@ def _replay_sample(
         n = ev_neuron[e]
         if is_output[n]:
             ev_ds[e] = dcount[n - output_offset]
+    sl_ds = np.zeros(n_sl)
     d = n_dl - 1
     f = n_ev - 1
     q = n_sl - 1
     for t in range(n_steps_total - 1, -1, -1):
         for i in range(steps[s, t] - 1, -1, -1):
+            last_step = i == steps[s, t] - 1
+            r = q
+            while r >= 0 and sl_pass[r] == t and sl_step[r] == i:
+                n = sl_neuron[r]
+                if is_output[n]:
+                    sl_ds[r] = dcount[n - output_offset]
+                elif not last_step:
+                    # the zero spike's currents, integrated at the next forward step
+                    for j in range(fanout_start[n], fanout_start[n + 1]):
+                        tgt = targets[j]
+                        if i + 1 <= frozen_from[t, tgt]:
+                            sl_ds[r] += weights[j] * lam[tgt]
+                r -= 1
             while d >= 0 and dl_pass[d] == t and dl_step[d] == i:
                 e = dl_event[d]
                 src = ev_neuron[e]
@@ -269,13 +290,12 @@ def _replay_sample(
                     lam[n] = ds * _surrogate(v, alpha)
                 f -= 1
             while q >= 0 and sl_pass[q] == t and sl_step[q] == i:
-                # s = H(u - U_thr) = 0 adds to the count; the reset u (1 - s) (hard) or
+                # s = H(u - U_thr) = 0 adds to the count or is delivered; the reset u (1 - s) or
                 # u - s U_thr (soft) still depends on u through s
                 n = sl_neuron[q]
                 grad = _surrogate(sl_u[q] - threshold[n], alpha)
                 through_reset = threshold[n] if soft_reset[n] else sl_u[q]
-                lam[n] = lam[n] * (1.0 - through_reset * grad) + dcount[
-                    n - output_offset] * grad
+                lam[n] = lam[n] * (1.0 - through_reset * grad) + sl_ds[q] * grad
                 q -= 1
         # input currents integrated at step 0
         for fi in range(n_inputs):
@@ -291,11 +311,14 @@ def _replay_sample(
 
 def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | None,
                     trace: Trace, alpha: float = 2.0,
-                    upstream: np.ndarray | None = None) -> Gradient:
+                    upstream: np.ndarray | None = None,
+                    silent_hidden: bool = False) -> Gradient:
     """Loss and weight gradients of the replay of ``trace`` (see the module documentation).
 
     With ``upstream`` (S, outputs) = dloss/dcounts of any loss, the gradients are those of that
-    loss (``labels`` are then ignored and the returned loss is 0)."""
+    loss (``labels`` are then ignored and the returned loss is 0). With ``silent_hidden``, hidden
+    neurons that stay below threshold at an evaluation pass surrogate gradient too (see the
+    module documentation)."""
     cfg = trace.config
     if cfg.get("input_mode", "aggregated") != "aggregated":
         raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
@@ -336,7 +359,8 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
                 s, c.fanout_start, c.targets, c.weights, c.threshold, c.decay, c.soft_reset,
                 c.refractory, c.is_output, c.output_offset, c.n_neurons, inputs, trace.steps,
                 trace.selection, int(trace.selection_offsets[s]), exemptions, survivors,
-                use_survivors, labels, upstream, float(alpha), S, capacity, out_counts, mine)
+                use_survivors, labels, upstream, float(alpha), bool(silent_hidden), S, capacity,
+                out_counts, mine)
             if loss == -1.0:
                 capacity *= 2
                 continue

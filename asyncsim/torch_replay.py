@@ -33,18 +33,22 @@ class ArctanSpike(torch.autograd.Function):
 
 def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarray,
                          trace: Trace, weights: list[torch.Tensor],
-                         alpha: float = 2.0) -> tuple[torch.Tensor, np.ndarray]:
+                         alpha: float = 2.0, silent_hidden: bool = False,
+                         ) -> tuple[torch.Tensor, np.ndarray]:
     """Mean cross-entropy of the replay of ``trace`` as a differentiable function of
     ``weights`` (one tensor per projection); also returns the output counts."""
-    counts = autograd_replay_counts(network, inputs, trace, weights, alpha)
+    counts = autograd_replay_counts(network, inputs, trace, weights, alpha, silent_hidden)
     loss = torch.nn.functional.cross_entropy(counts, torch.tensor(labels, dtype=torch.long))
     return loss, np.round(counts.detach().numpy()).astype(np.int64)
 
 
 def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
-                           weights: list[torch.Tensor], alpha: float = 2.0) -> torch.Tensor:
+                           weights: list[torch.Tensor], alpha: float = 2.0,
+                           silent_hidden: bool = False) -> torch.Tensor:
     """(S, outputs) output spike counts of the replay of ``trace``, differentiable in
-    ``weights``."""
+    ``weights``. With ``silent_hidden``, hidden neurons below threshold at an evaluation emit a
+    zero-valued spike that their targets integrate at the next forward step (it changes no
+    value, only the gradient)."""
     sizes = [layer.size for layer in network.layers]
     first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
     n = int(first[-1])
@@ -99,16 +103,20 @@ def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
                         touched[first[index[p.target]]:first[index[p.target] + 1]] = True
             frozen = np.zeros(n, dtype=bool)
             pending: dict[int, list[torch.Tensor]] = {}
+            zero_spikes = torch.zeros(n, dtype=torch.float64)
             for i in range(int(trace.steps[s, t])):
                 live = torch.tensor(~frozen & touched)
                 u = torch.where(live, u + x, u)
+                u = torch.where(torch.tensor(~frozen), u + zero_spikes, u)
                 evaluated = np.nonzero(touched & ~frozen)[0]
                 fire = [k for k in evaluated if float(u[k].detach()) > float(thr[k])]
                 silent_outputs = [k for k in evaluated if k >= out_first and k not in fire]
+                silent_hidden_now = [k for k in evaluated if silent_hidden and k < out_first
+                                     and k not in fire]
                 touched[:] = False
                 spikes = torch.zeros(n, dtype=torch.float64)
                 values = {}
-                for k in fire + silent_outputs:
+                for k in fire + silent_outputs + silent_hidden_now:
                     values[k] = ArctanSpike.apply(u[k] - thr[k], alpha)
                     spikes = spikes + torch.nn.functional.one_hot(
                         torch.tensor(k), n).to(torch.float64) * values[k]
@@ -125,6 +133,9 @@ def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
                         pending.setdefault(k, []).append(values[k])
                 if i == int(trace.steps[s, t]) - 1:
                     break
+                zero_spikes = torch.zeros(n, dtype=torch.float64)
+                for k in silent_hidden_now:
+                    zero_spikes = zero_spikes + currents_from(*source_of(k), values[k])
                 x = torch.zeros(n, dtype=torch.float64)
                 sources, dropped = schedule[t][i]
                 for src, gone in zip(sources.tolist(), dropped.tolist(), strict=True):

@@ -56,6 +56,10 @@ class TrainConfig:
     refractory_dropout: float = 0.0
     momentum_noise: float = 1e-6
     alpha: float = 2.0
+    silent_gradient: bool = True
+    count_scale: float = 1.0
+    stop: str = "drain"
+    steps_after_output: int = 1
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -66,10 +70,17 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise InputError(f"field '{name}': expected an integer >= 1, got {value!r}")
-        for name in ("learning_rate", "alpha"):
+        for name in ("learning_rate", "alpha", "count_scale"):
             if not (getattr(self, name) > 0):
                 raise InputError(f"field '{name}': expected a number > 0, got "
                                  f"{getattr(self, name)!r}")
+        if self.stop not in ("drain", "on_output"):
+            raise InputError(f"field 'stop': expected 'drain' or 'on_output', got "
+                             f"{self.stop!r}")
+        if not isinstance(self.steps_after_output, (int, np.integer)) or (
+                self.steps_after_output < 0):
+            raise InputError(f"field 'steps_after_output': expected an integer >= 0, got "
+                             f"{self.steps_after_output!r}")
         for name in ("input_dropout", "refractory_dropout"):
             if not 0 <= getattr(self, name) <= 1:
                 raise InputError(f"field '{name}': expected a probability in [0, 1], got "
@@ -77,7 +88,8 @@ class TrainConfig:
 
     def simulator_options(self) -> dict[str, Any]:
         """The schedule of this mode, as Simulator settings."""
-        common = dict(stop="drain", input_dropout=self.input_dropout,
+        common = dict(stop=self.stop, steps_after_output=self.steps_after_output,
+                      input_dropout=self.input_dropout,
                       refractory_dropout=self.refractory_dropout)
         if self.mode == "layered":
             return dict(policy="layer", forward_group=10**9, **common)
@@ -139,8 +151,17 @@ def train(
             sim = Simulator(current, seed=config.seed * 1_000_003 + epoch * 1009 + b,
                             **options)
             report = sim.run(data.inputs[idx], data.labels[idx], record=True)
-            grad = replay_gradient(current, data.inputs[idx], data.labels[idx], report.trace,
-                                   alpha=config.alpha)
+            if config.count_scale == 1.0:
+                grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
+                                       report.trace, alpha=config.alpha,
+                                       silent_hidden=config.silent_gradient)
+            else:
+                loss, upstream = scaled_cross_entropy(report.per_sample["output_counts"],
+                                                      data.labels[idx], config.count_scale)
+                grad = replay_gradient(current, data.inputs[idx], None, report.trace,
+                                       alpha=config.alpha, upstream=upstream,
+                                       silent_hidden=config.silent_gradient)
+                grad.loss = loss
             grads = [g + config.weight_decay * w for g, w in zip(grad.weights, weights,
                                                                   strict=True)]
             weights = adam.step(weights, grads)
@@ -157,6 +178,21 @@ def train(
                         "training": {**asdict(replace(config, extra={})),
                                      "final_loss": history[-1]["loss"] if history else None}}
     return trained, history
+
+
+def scaled_cross_entropy(counts: np.ndarray, labels: np.ndarray,
+                         scale: float) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of ``softmax(scale * counts)`` and its gradient with respect to the
+    (samples, outputs) counts. A scale below 1 keeps long inputs (many timesteps, many output
+    spikes) out of softmax saturation."""
+    logits = scale * np.asarray(counts, dtype=np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    rows = np.arange(len(labels))
+    loss = float(-log_p[rows, labels].mean())
+    dlogits = np.exp(log_p)
+    dlogits[rows, labels] -= 1.0
+    return loss, dlogits * scale / len(labels)
 
 
 def _with_weights(network: Network, weights: list[np.ndarray]) -> Network:

@@ -7,11 +7,17 @@ Run after ``pip install .`` and ``pip install torch==2.13.0`` (for the baseline)
 Each configuration runs in a fresh subprocess with one thread (``NUMBA_NUM_THREADS=1``,
 ``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so that its peak resident memory
 (``ru_maxrss``) is its own and the comparison is per core. The memory of a subprocess that only
-imports everything and compiles is reported as the floor. The workload is the N-MNIST-shaped
-one (``shared/workloads/nmnist_fc_case.npz``: 2312-[64x3]-10, 10 timesteps; its weights as the
-starting point, its random labels): one epoch of ``--samples`` samples in batches of 32,
-unlayered random scheduling. The baseline trains the same batches with ``dense_autograd.py``
-(the paper's approach) at F = 8.
+imports everything and compiles is reported as the floor. Workloads (``--workload``):
+
+* ``nmnist``: the N-MNIST-shaped one (``shared/workloads/nmnist_fc_case.npz``: 2312-[64x3]-10,
+  10 timesteps; its weights as the starting point, its random labels);
+* ``shd``: SHD-shaped, 350-[128x3]-20, 100 timesteps of ``shd-like`` samples, tau_m 100 ms,
+  Xavier-uniform weights (seed 0).
+
+One epoch of ``--samples`` samples in batches of 32, unlayered random scheduling, with the
+training defaults (surrogate gradient through silent hidden evaluations); one more row at F = 8
+without it. The baseline trains the same batches with ``dense_autograd.py`` (the paper's
+approach) at F = 8.
 """
 
 from __future__ import annotations
@@ -29,7 +35,23 @@ HERE = Path(__file__).resolve().parent
 WORKLOAD = HERE.parents[1] / "shared" / "workloads" / "nmnist_fc_case.npz"
 
 
-def child(kind: str, group: int, samples: int) -> None:
+def workload(name: str, samples: int):
+    """(weights, inputs, labels, n_classes, tau_m_ms) of a benchmark workload."""
+    import numpy as np
+
+    from asyncsim import random_feedforward
+    from asyncsim.datasets import shd_like
+
+    if name == "nmnist":
+        z = np.load(WORKLOAD)
+        weights = [z[f"W{i}"].astype(np.float64) for i in range(1, 5)]
+        return weights, z["inputs"][:samples], z["labels"][:samples].astype(np.int64), 10, 1.0
+    data = shd_like(samples, seed=0)
+    net = random_feedforward([350, 128, 128, 128, 20], seed=0)
+    return [p.weight for p in net.projections], data.inputs, data.labels, 20, 100.0
+
+
+def child(kind: str, group: int, samples: int, name: str) -> None:
     import numpy as np
 
     sys.path.insert(0, str(HERE))
@@ -37,21 +59,20 @@ def child(kind: str, group: int, samples: int) -> None:
     from asyncsim.datasets import from_arrays
     from asyncsim.training import TrainConfig, train
 
-    z = np.load(WORKLOAD)
-    weights = [z[f"W{i}"].astype(np.float64) for i in range(1, 5)]
-    inputs, labels = z["inputs"][:samples], z["labels"][:samples].astype(np.int64)
-    net = feedforward(weights, tau_m_ms=1.0, dt_ms=10.0, threshold=0.3)
-    data = from_arrays(inputs, labels, 10)
-    warm = TrainConfig(mode="unlayered-rs", forward_group=group, epochs=1, batch_size=32)
+    weights, inputs, labels, n_classes, tau_m_ms = workload(name, samples)
+    net = feedforward(weights, tau_m_ms=tau_m_ms, dt_ms=10.0, threshold=0.3)
+    data = from_arrays(inputs, labels, n_classes)
+    warm = TrainConfig(mode="unlayered-rs", forward_group=group, epochs=1, batch_size=32,
+                       silent_gradient=kind != "asyncsim-no-silent")
     if kind == "floor":
-        train(net, from_arrays(inputs[:4], labels[:4], 10), warm)  # import and compile only
+        train(net, from_arrays(inputs[:4], labels[:4], n_classes), warm)  # compile only
         seconds = 0.0
     elif kind == "torch-floor":
         import torch  # noqa: F401  (the baseline's own floor: torch imported, nothing run)
 
         seconds = 0.0
-    elif kind == "asyncsim":
-        train(net, from_arrays(inputs[:4], labels[:4], 10), warm)
+    elif kind.startswith("asyncsim"):
+        train(net, from_arrays(inputs[:4], labels[:4], n_classes), warm)
         start = time.perf_counter()
         train(net, data, warm)
         seconds = time.perf_counter() - start
@@ -64,15 +85,16 @@ def child(kind: str, group: int, samples: int) -> None:
         start = time.perf_counter()
         for b in range(0, samples, 32):
             dense_train_step(params, inputs[b:b + 32], labels[b:b + 32], 0.3,
-                             float(np.exp(-10.0)), group, seed=b)
+                             float(np.exp(-10.0 / tau_m_ms)), group, seed=b)
         seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"kind": kind, "F": group, "seconds": seconds, "peak_mb": peak_mb}))
 
 
-def run(kind: str, group: int, samples: int, threads: int = 1) -> dict:
+def run(kind: str, group: int, samples: int, name: str, threads: int = 1) -> dict:
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
-    out = subprocess.run([sys.executable, __file__, "--child", kind, str(group), str(samples)],
+    out = subprocess.run([sys.executable, __file__, "--child", kind, str(group), str(samples),
+                          name],
                          capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -80,20 +102,25 @@ def run(kind: str, group: int, samples: int, threads: int = 1) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=128)
-    parser.add_argument("--child", nargs=3, default=None)
+    parser.add_argument("--workload", choices=["nmnist", "shd"], default="nmnist")
+    parser.add_argument("--child", nargs=4, default=None)
     args = parser.parse_args()
     if args.child:
-        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        child(args.child[0], int(args.child[1]), int(args.child[2]), args.child[3])
         return
-    floor = run("floor", 8, args.samples)
-    torch_floor = run("torch-floor", 8, args.samples)
-    rows = [run("asyncsim", f, args.samples) for f in (16, 8, 4, 2, 1)]
-    base = run("dense", 8, args.samples)
-    print(f"one epoch of {args.samples} samples, batch 32, unlayered RS, 1 thread")
+    name = args.workload
+    floor = run("floor", 8, args.samples, name)
+    torch_floor = run("torch-floor", 8, args.samples, name)
+    rows = [run("asyncsim", f, args.samples, name) for f in (16, 8, 4, 2, 1)]
+    no_silent = run("asyncsim-no-silent", 8, args.samples, name)
+    base = run("dense", 8, args.samples, name)
+    print(f"{name}: one epoch of {args.samples} samples, batch 32, unlayered RS, 1 thread")
     print(f"memory floor (imports + compiled code): {floor['peak_mb']:.0f} MB")
     for r in rows:
         print(f"asyncsim F={r['F']:2d}: {r['seconds']:7.2f} s/epoch, peak {r['peak_mb']:6.0f} MB "
               f"(+{r['peak_mb'] - floor['peak_mb']:.0f} MB over the floor)")
+    print(f"asyncsim F= 8 without silent gradient: {no_silent['seconds']:7.2f} s/epoch, peak "
+          f"{no_silent['peak_mb']:6.0f} MB")
     f16 = rows[0]["seconds"]
     print(f"F=1 / F=16 time: {rows[-1]['seconds'] / f16:.2f}x")
     eight = rows[1]

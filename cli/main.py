@@ -130,6 +130,14 @@ def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_outp
 @click.option("--momentum-noise", type=float, default=1e-6, show_default=True)
 @click.option("--alpha", type=float, default=2.0, show_default=True,
               help="Steepness of the arctan surrogate.")
+@click.option("--stop", type=click.Choice(["drain", "on_output"]), default="drain",
+              show_default=True,
+              help="Stop condition of the simulated passes (train with the inference one).")
+@click.option("--steps-after-output", type=int, default=1, show_default=True)
+@click.option("--count-scale", type=float, default=1.0, show_default=True,
+              help="Loss: cross-entropy of softmax(count_scale x output spike counts).")
+@click.option("--silent-gradient/--no-silent-gradient", default=True, show_default=True,
+              help="Pass surrogate gradient through hidden neurons that stay below threshold.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tau-m-ms", type=float, default=1.0, show_default=True,
               help="For an architecture string: membrane time constant.")
@@ -145,7 +153,9 @@ def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_outp
 @click.option("--progress/--no-progress", default=None)
 def train_command(model, data, samples, test_samples, mode, forward_group, epochs, batch_size,
                   learning_rate, weight_decay, input_dropout, refractory_dropout,
-                  momentum_noise, alpha, seed, tau_m_ms, dt_ms, threshold, out_path,
+                  momentum_noise, alpha, stop, steps_after_output, count_scale,
+                  silent_gradient, seed,
+                  tau_m_ms, dt_ms, threshold, out_path,
                   checkpoint, resume, progress):
     """Train MODEL (a model file, a shipped model, or an architecture such as
     2312-64-64-64-10) with the asynchronous schedule in the loop."""
@@ -160,7 +170,9 @@ def train_command(model, data, samples, test_samples, mode, forward_group, epoch
                          batch_size=batch_size, learning_rate=learning_rate,
                          weight_decay=weight_decay, input_dropout=input_dropout,
                          refractory_dropout=refractory_dropout, momentum_noise=momentum_noise,
-                         alpha=alpha, seed=seed)
+                         alpha=alpha, stop=stop, steps_after_output=steps_after_output,
+                         silent_gradient=silent_gradient, count_scale=count_scale,
+                         seed=seed)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
