@@ -191,10 +191,12 @@ class Report:
                 d["per_sample"]["labels"] = self.labels.tolist()
         return d
 
-    def to_json(self, path: str | os.PathLike, per_sample: bool = True) -> None:
-        """Write :meth:`to_dict` as JSON; the file appears whole or not at all."""
-        write_text_atomic(path, json.dumps(self.to_dict(per_sample), indent=1,
-                                           default=_plain) + "\n")
+    def to_json(self, path: str | os.PathLike, per_sample: bool = True,
+                extra: dict[str, Any] | None = None) -> None:
+        """Write :meth:`to_dict` (plus ``extra`` keys) as JSON; the file appears whole or not
+        at all."""
+        d = {**self.to_dict(per_sample), **(extra or {})}
+        write_text_atomic(path, json.dumps(d, indent=1, default=_plain) + "\n")
 
 
 def _plain(value: Any) -> Any:

@@ -335,18 +335,31 @@ def simulate(network: Network, inputs: Any, labels: np.ndarray | None = None,
     return Simulator(network, **config).run(inputs, labels)
 
 
-def early_decision(network: Network, inputs: Any, labels: np.ndarray, steps: list[int],
+def early_decision(network: Network | Simulator, inputs: Any, labels: np.ndarray,
+                   steps: list[int], threads: int | None = None,
                    **config: Any) -> dict[str, float]:
     """Accuracy against forward steps allowed after the first output spike (paper figure 5).
 
     Each entry re-runs the simulation with ``stop="on_output"`` and that many
     ``steps_after_output``; the key ``"drain"`` gives the accuracy after all activity drained.
+    ``network`` may be a configured :class:`Simulator` (e.g. a chip's, with its placement,
+    quotas and membrane bounds), whose other settings are kept; ``config`` then must be empty.
     """
-    config = {k: v for k, v in config.items() if k not in ("stop", "steps_after_output")}
+    if isinstance(network, Simulator):
+        if config:
+            raise InputError("early_decision: give settings to the Simulator, not both")
+        simulator = network
+    else:
+        config = {k: v for k, v in config.items() if k not in ("stop", "steps_after_output")}
+        simulator = Simulator(network, **config)
+    original = simulator.config
     result = {}
-    for k in steps:
-        rep = Simulator(network, stop="on_output", steps_after_output=int(k), **config).run(
-            inputs, labels)
-        result[str(k)] = rep.accuracy
-    result["drain"] = Simulator(network, stop="drain", **config).run(inputs, labels).accuracy
+    try:
+        for k in steps:
+            simulator.config = replace(original, stop="on_output", steps_after_output=int(k))
+            result[str(k)] = simulator.run(inputs, labels, threads=threads).accuracy
+        simulator.config = replace(original, stop="drain")
+        result["drain"] = simulator.run(inputs, labels, threads=threads).accuracy
+    finally:
+        simulator.config = original
     return result

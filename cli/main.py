@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -14,7 +15,14 @@ from asyncsim.hardware import ChipSimulator, load_profile, shipped_profiles
 from asyncsim.hardware.mapping import STRATEGIES
 from asyncsim.model_io import resolve_model_path, shipped_models
 from asyncsim.simulator import INPUT_MODES, READOUTS, STOPS, SYNCHRONIZATIONS
+from asyncsim.simulator import early_decision as early_decision_curve
+from asyncsim.sweeps import EXECUTORS, load_sweep, read_results, run_sweep
+from asyncsim.sweeps.plots import plot_report, plot_results
 from asyncsim.training import MODES, TrainConfig, train
+
+#: columns where lower is better, for the Pareto front against accuracy
+COSTS = ("energy_j", "energy", "latency_s", "sops", "spikes_to_first_output", "forward_steps",
+         "density")
 
 
 class _Group(click.Group):
@@ -75,11 +83,14 @@ def cli() -> None:
               help="Round weights to the profile's weight precision.")
 @click.option("--trace", "trace_path", type=click.Path(dir_okay=False), default=None,
               help="Record the schedule and write it to this .npz file (asyncsim.trace).")
+@click.option("--early-decision", default=None, metavar="STEPS",
+              help="Also measure accuracy when deciding STEPS forward steps after the first "
+                   "output spike (comma list, e.g. 0,1,2,4; paper figure 5).")
 @click.pass_context
 def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_output,
         momentum_noise, input_mode, prioritize_input, synchronization, readout,
         energy_per_sop_pj, max_steps, seed, threads, json_path, progress, profile, mapping,
-        quantize, trace_path):
+        quantize, trace_path, early_decision):
     """Simulate MODEL (a model YAML file, a folder, or a shipped model's name)."""
     network = load_model(model)
     dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
@@ -103,12 +114,32 @@ def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_outp
                      batch_size=32 if show else None, record=trace_path is not None)
     click.echo(f"data         {dataset.name}")
     click.echo(report.summary())
+    extra = {}
+    if early_decision:
+        steps = _step_list(early_decision)
+        inner = sim.simulator if profile else sim
+        curve = early_decision_curve(inner, dataset.inputs, dataset.labels, steps,
+                                     threads=threads)
+        extra["early_decision"] = curve
+        click.echo("early decision (accuracy): " + ", ".join(f"{k}: {v:.4f}"
+                                                             for k, v in curve.items()))
     if json_path:
-        report.to_json(json_path)
+        report.to_json(json_path, extra=extra)
         click.echo(f"report written to {json_path}")
     if trace_path:
         report.trace.save(trace_path)
         click.echo(f"trace written to {trace_path}")
+
+
+def _step_list(text: str) -> list[int]:
+    try:
+        steps = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        steps = []
+    if not steps or min(steps) < 0:
+        raise InputError(f"--early-decision: expected a comma list of integers >= 0 such as "
+                         f"0,1,2,4, got {text!r}")
+    return steps
 
 
 @cli.command("train")
@@ -209,6 +240,84 @@ def train_command(model, data, samples, test_samples, mode, forward_group, epoch
     trained.description = f"trained ({mode}, F={forward_group}) on {data}"
     save_model(trained, out_path)
     click.echo(f"model written to {out_path}")
+
+
+@cli.command("sweep")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Results CSV [default: SPEC's name with .csv, in the current folder].")
+@click.option("--executor", type=click.Choice(list(EXECUTORS)), default="local",
+              show_default=True, help="local: a process pool; serial: this process; dask: a "
+                                      "local Dask cluster, or --scheduler's.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: all cores].")
+@click.option("--scheduler", default=None,
+              help="Address of a running Dask scheduler (tcp://host:8786); implies dask.")
+@click.option("--resume", is_flag=True, help="Continue the results file; skip finished points.")
+@click.option("--retry-failed", is_flag=True, help="With --resume: run failed points again.")
+@click.option("--progress/--no-progress", default=None)
+@click.pass_context
+def sweep_command(ctx, spec, out_path, executor, workers, scheduler, resume, retry_failed,
+                  progress):
+    """Run the sweep described by SPEC (YAML, see docs/sweeps.md); one CSV row per point.
+    Exits with 1 if any point failed (its row holds the error)."""
+    spec_obj = load_sweep(spec)
+    out_path = out_path or Path(spec).with_suffix(".csv").name
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(spec_obj.points()), unit="point", desc=spec_obj.name)
+
+    def on_row(row, failures):
+        if bar is not None:
+            bar.set_postfix(failed=failures)
+            bar.update(1)
+
+    try:
+        summary = run_sweep(spec_obj, out_path, executor=executor, workers=workers,
+                            scheduler=scheduler, resume=resume, retry_failed=retry_failed,
+                            on_row=on_row)
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(summary.line())
+    if summary.failed:
+        ctx.exit(1)
+
+
+@cli.command("plot")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), required=True,
+              help="Image file (.png, .pdf, .svg).")
+@click.option("--x", "x", default=None, help="Column on the x axis [default: energy_j if "
+                                             "the sweep used profiles, else sops].")
+@click.option("--y", "y", default="accuracy", show_default=True)
+@click.option("--by", default=None, help="One series per value of this column.")
+@click.option("--pareto/--no-pareto", default=None,
+              help="Mark the Pareto front [default: when y is accuracy and x a cost].")
+@click.option("--figure", type=click.Choice(["4", "5", "6"]), default=None,
+              help="For a report JSON (asyncsim run --json): paper figure 4, 5 or 6.")
+def plot_command(results, out_path, x, y, by, pareto, figure):
+    """Plot sweep RESULTS (CSV) or, with --figure, a single run's report JSON."""
+    if figure is not None or results.endswith(".json"):
+        if figure is None:
+            raise InputError(f"{results}: a report JSON needs --figure 4, 5 or 6")
+        try:
+            report = json.loads(Path(results).read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{results}: not a readable report JSON ({exc})") from None
+        plot_report(report, int(figure), out_path)
+        click.echo(f"figure {figure} written to {out_path}")
+        return
+    rows = read_results(results)
+    if x is None:
+        x = "energy_j" if any(r.get("energy_j") is not None for r in rows) else "sops"
+    if pareto is None:
+        pareto = y == "accuracy" and x in COSTS
+    drawn = plot_results(rows, x, y, out_path, by=by, pareto=pareto)
+    click.echo(f"{drawn} points plotted to {out_path}")
 
 
 @cli.group()

@@ -1,0 +1,151 @@
+"""Plots of sweep results and of single runs (matplotlib, optional extra ``plot``).
+
+* :func:`plot_results`: any metric against any column, one series per value of ``by``; with
+  ``pareto``, the points no other point beats on both axes (lower x, higher y) are joined.
+* :func:`plot_report`: paper figures 4 (spikes by currents integrated before them), 5
+  (accuracy against forward steps after the first output spike) and 6 (latency in spikes until
+  the first output spike) from a report JSON written by ``asyncsim run --json``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_bytes_atomic
+from ..errors import InputError
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points not dominated by another (one with x <= and y >=, one of them strictly),
+    sorted by x: lower x (cost) and higher y (accuracy) are better."""
+    front: list[tuple[float, float]] = []
+    for x, y in sorted(set(points), key=lambda p: (p[0], -p[1])):
+        if not front or y > front[-1][1]:
+            front.append((x, y))
+    return front
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise InputError("plots need matplotlib: pip install 'asyncsim[plot]'") from None
+    return plt
+
+
+def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
+                 by: str | None = None, pareto: bool = False, title: str | None = None) -> int:
+    """Plot ``y`` against ``x`` from sweep rows (failed rows and rows without both values are
+    left out); returns the number of points drawn. Series with repeated x values are drawn as
+    the mean with the individual points faint; with ``pareto`` every point is drawn and the
+    front over all of them is marked."""
+    if not rows:
+        raise InputError("no rows to plot")
+    for name in (x, y, by):
+        if name is not None and name not in rows[0]:
+            raise InputError(f"column '{name}': not in the results (columns: "
+                             f"{', '.join(rows[0])})")
+    usable = [r for r in rows if r.get("status", "ok") == "ok"
+              and isinstance(r.get(x), (int, float)) and isinstance(r.get(y), (int, float))]
+    if not usable:
+        raise InputError(f"no successful rows with numeric '{x}' and '{y}'")
+    plt = _pyplot()
+    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for r in usable:
+        series[str(r[by]) if by else y].append((float(r[x]), float(r[y])))
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for label, pts in sorted(series.items()):
+        if pareto:
+            ax.scatter(*zip(*pts, strict=True), label=label, s=22, alpha=0.8)
+            continue
+        means: dict[float, list[float]] = defaultdict(list)
+        for px, py in pts:
+            means[px].append(py)
+        xs = sorted(means)
+        line = ax.plot(xs, [sum(means[v]) / len(means[v]) for v in xs], marker="o",
+                       label=label)[0]
+        if any(len(v) > 1 for v in means.values()):
+            ax.scatter(*zip(*pts, strict=True), color=line.get_color(), alpha=0.25, s=10)
+    if pareto:
+        front = pareto_front([p for pts in series.values() for p in pts])
+        ax.step(*zip(*front, strict=True), where="post", color="black", linewidth=1,
+                label="Pareto front")
+        ax.scatter(*zip(*front, strict=True), facecolors="none", edgecolors="black", s=60)
+    if _spread(usable, x) > 100:
+        ax.set_xscale("log")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.legend(title=by, fontsize=8)
+    ax.set_title(title or f"{y} against {x}")
+    ax.grid(alpha=0.3)
+    _save(fig, out)
+    return len(usable)
+
+
+def plot_report(report: dict[str, Any], figure: int, out: str | Path) -> None:
+    """Paper figure 4, 5 or 6 from a report dictionary (``asyncsim run --json`` output)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    if figure == 4:
+        counts = report.get("reactivity_histogram")
+        if not counts:
+            raise InputError("report: no 'reactivity_histogram'")
+        ax.bar(range(len(counts)), counts, width=1.0)
+        ax.set_xlabel("currents integrated before the spike (last bin: more)")
+        ax.set_ylabel("spikes")
+        ax.set_title("Reactivity (paper figure 4)")
+    elif figure == 5:
+        curve = report.get("early_decision")
+        if not curve:
+            raise InputError("report: no 'early_decision' (run with --early-decision)")
+        steps = [k for k in curve if k != "drain"]
+        ax.plot([int(k) for k in steps], [curve[k] for k in steps], marker="o",
+                label="on output")
+        if "drain" in curve:
+            ax.axhline(curve["drain"], color="gray", linestyle="--", label="drain")
+        ax.set_xlabel("forward steps after the first output spike")
+        ax.set_ylabel("accuracy")
+        ax.set_title("Early decision (paper figure 5)")
+        ax.legend()
+    elif figure == 6:
+        per_sample = report.get("per_sample") or {}
+        values = [v for row in per_sample.get("spikes_to_output", []) for v in row if v >= 0]
+        if not values:
+            raise InputError("report: no per-sample 'spikes_to_output' with an output spike")
+        ax.hist(values, bins=min(50, max(5, len(set(values)))), density=True)
+        ax.set_xlabel("spikes processed until the first output spike")
+        ax.set_ylabel("relative frequency")
+        ax.set_title("Latency per forward pass (paper figure 6)")
+    else:
+        raise InputError(f"figure {figure}: expected 4, 5 or 6")
+    ax.grid(alpha=0.3)
+    _save(fig, out)
+
+
+def _spread(rows: list[dict[str, Any]], column: str) -> float:
+    values = [float(r[column]) for r in rows if float(r[column]) > 0]
+    return max(values) / min(values) if values and len(values) == len(rows) else 0.0
+
+
+def _save(fig, out: str | Path) -> None:
+    import io
+
+    out = Path(out)
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    try:
+        fig.savefig(buffer, format=fmt, dpi=120)
+    except ValueError as exc:
+        raise InputError(f"{out}: cannot write this format ({exc})") from None
+    finally:
+        fig.clf()
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    write_bytes_atomic(out, buffer.getvalue())
