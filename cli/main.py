@@ -20,6 +20,13 @@ from asyncsim.sweeps import EXECUTORS, load_sweep, read_results, run_sweep
 from asyncsim.sweeps.plots import plot_report, plot_results
 from asyncsim.training import MODES, TrainConfig, train
 
+GENERATED = {
+    "nmnist-like": "spatial, N-MNIST-shaped: 2312 features, 10 classes, 10 steps of 10 ms",
+    "shd-like": "temporal, SHD-shaped: 350 channels, 20 classes, 100 steps of 10 ms",
+    "yin-yang": "Yin-Yang (Kriener et al.): 5 spike-time inputs, 3 classes, 30 steps of 1 ms",
+    "sequence": "sequence detection: 2 inputs, 2 classes told by order, 11 steps of 1 ms",
+    "randman": "random manifolds (Zenke): 100 units, 4 classes, 50 steps of 1 ms",
+}
 #: columns where lower is better, for the Pareto front against accuracy
 COSTS = ("energy_j", "energy", "latency_s", "sops", "spikes_to_first_output", "forward_steps",
          "density")
@@ -86,13 +93,16 @@ def cli() -> None:
 @click.option("--early-decision", default=None, metavar="STEPS",
               help="Also measure accuracy when deciding STEPS forward steps after the first "
                    "output spike (comma list, e.g. 0,1,2,4; paper figure 5).")
+@click.option("--dt", "dt_ms", type=float, default=None,
+              help="Timestep in milliseconds, for NIR models (NIR stores none).")
 @click.pass_context
 def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_output,
         momentum_noise, input_mode, prioritize_input, synchronization, readout,
         energy_per_sop_pj, max_steps, seed, threads, json_path, progress, profile, mapping,
-        quantize, trace_path, early_decision):
-    """Simulate MODEL (a model YAML file, a folder, or a shipped model's name)."""
-    network = load_model(model)
+        quantize, trace_path, early_decision, dt_ms):
+    """Simulate MODEL (a model YAML file, a folder, a shipped model's name, or a .nir file
+    with --dt)."""
+    network = load_model(model, dt_ms=dt_ms)
     dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
                            n_samples=samples, seed=seed)
     if dataset.n_samples > samples:
@@ -318,6 +328,49 @@ def plot_command(results, out_path, x, y, by, pareto, figure):
         pareto = y == "accuracy" and x in COSTS
     drawn = plot_results(rows, x, y, out_path, by=by, pareto=pareto)
     click.echo(f"{drawn} points plotted to {out_path}")
+
+
+@cli.command("convert")
+@click.argument("source")
+@click.argument("target", type=click.Path(dir_okay=False))
+@click.option("--dt", "dt_ms", type=float, default=None,
+              help="Timestep in milliseconds (reading NIR, which stores none).")
+def convert_command(source, target, dt_ms):
+    """Convert a model between NIR (.nir) and the native format (.yaml + .npz)."""
+    network = load_model(source, dt_ms=dt_ms)
+    if target.lower().endswith(".nir"):
+        from asyncsim.nir_io import save_nir
+
+        save_nir(network, target)
+    elif target.lower().endswith((".yaml", ".yml")):
+        save_model(network, target)
+    else:
+        raise InputError(f"{target}: expected a .nir or .yaml file name")
+    click.echo(f"{source} -> {target}: {len(network.layers)} layers, "
+               f"{sum(p.weight.size for p in network.projections)} weights, "
+               f"dt {network.dt_ms} ms")
+
+
+@cli.group()
+def data() -> None:
+    """Datasets: generated tasks and the file formats asyncsim reads."""
+
+
+@data.command("list")
+def data_list() -> None:
+    """List the generated datasets and the readable formats."""
+    click.echo("generated (asyncsim run MODEL --data NAME; --samples, --seed):")
+    for name in BUILTIN_DATA:
+        click.echo(f"  {name:<12} {GENERATED.get(name, '')}")
+    click.echo("files (--data PATH):")
+    for form, text in (("FILE.npz", "frames: inputs (samples, timesteps, features), labels"),
+                       ("FILE.h5", "SHD / SSC HDF5 (spikes/times, spikes/units, labels); "
+                                   "700 -> 350 channels, 10 ms"),
+                       ("FOLDER", "N-MNIST binary files FOLDER/<digit>/*.bin; 2312 features, "
+                                  "10 ms"),
+                       ("tonic:NAME:ROOT", "a tonic dataset, e.g. tonic:DVSGesture:data "
+                                           "(128x128 -> 32x32, 20 ms)")):
+        click.echo(f"  {form:<16} {text}")
 
 
 @cli.group()

@@ -338,4 +338,4 @@ def test_load_dataset_builtins_and_unknown_names():
     assert "\n" not in str(info.value)
     with pytest.raises(InputError, match="n_samples"):
         load_dataset("nmnist-like", n_samples=0)
-    assert set(BUILTIN) == {"nmnist-like", "shd-like"}
+    assert set(BUILTIN) == {"nmnist-like", "shd-like", "yin-yang", "sequence", "randman"}
