@@ -13,7 +13,14 @@ from . import datasets, metrics, policies
 from .compile import CompiledNetwork, compile_network
 from .errors import InputError
 from .model_io import load_model, save_model, shipped_models
-from .network import DenseProjection, Layer, Network, feedforward, random_feedforward
+from .network import (
+    ConvProjection,
+    DenseProjection,
+    Layer,
+    Network,
+    feedforward,
+    random_feedforward,
+)
 from .policies import SchedulingPolicy, user_policy
 from .report import Report
 from .simulator import SimConfig, Simulator, early_decision, simulate
@@ -21,8 +28,8 @@ from .simulator import SimConfig, Simulator, early_decision, simulate
 __version__ = "0.1.0"
 
 __all__ = [
-    "CompiledNetwork", "DenseProjection", "InputError", "Layer", "Network", "Report",
-    "SchedulingPolicy", "SimConfig", "Simulator", "compile_network", "datasets",
+    "CompiledNetwork", "ConvProjection", "DenseProjection", "InputError", "Layer", "Network",
+    "Report", "SchedulingPolicy", "SimConfig", "Simulator", "compile_network", "datasets",
     "early_decision", "feedforward", "load_model", "metrics", "policies", "random_feedforward",
     "save_model", "shipped_models", "simulate", "user_policy", "__version__",
 ]

@@ -86,8 +86,8 @@ def compile_network(network: Network) -> CompiledNetwork:
 
     structure = _structure(network, offsets, n, n_in, first)
     order = structure["order"]
-    weights = np.concatenate([p.weight.ravel() for p in network.projections])[order] if (
-        network.projections) else np.zeros(0)
+    weights = np.concatenate([p.weight.ravel() for p in network.projections])[
+        structure["weight_index"][order]] if network.projections else np.zeros(0)
     sources = structure["sources"]
     nonzero_fanout = np.bincount(sources[weights != 0], minlength=n + n_in).astype(np.int64)
     per_neuron = {key: np.empty(n) for key in ("threshold", "decay")}
@@ -127,16 +127,23 @@ def _structure(network: Network, offsets, n: int, n_in: int, first: dict) -> dic
     """The parts of the flat form that depend on the topology only, cached: training compiles
     the same topology with new weights at every batch."""
     signature = (n_in, tuple(offsets.tolist()),
-                 tuple((p.source, p.target, p.weight.shape) for p in network.projections))
+                 tuple(p.topology_key() for p in network.projections))
     if signature in _STRUCTURES:
         return _STRUCTURES[signature]
-    src_parts, tgt_parts = [], []
-    for p in network.projections:
-        rows, cols = np.indices(p.weight.shape)
-        src_parts.append(cols.ravel() + first[p.source])
-        tgt_parts.append(rows.ravel() + first[p.target])
-    sources = np.concatenate(src_parts) if src_parts else np.zeros(0, np.int64)
-    targets = np.concatenate(tgt_parts) if tgt_parts else np.zeros(0, np.int64)
+    src_parts, tgt_parts, weight_parts, owner_parts = [], [], [], []
+    weight_start = 0
+    for k, p in enumerate(network.projections):
+        rows, cols, weight_index = p.synapses()
+        src_parts.append(cols + first[p.source])
+        tgt_parts.append(rows + first[p.target])
+        weight_parts.append(weight_index + weight_start)
+        owner_parts.append(np.full(rows.shape[0], k, dtype=np.int64))
+        weight_start += p.weight.size
+    empty = np.zeros(0, np.int64)
+    sources = np.concatenate(src_parts) if src_parts else empty
+    targets = np.concatenate(tgt_parts) if tgt_parts else empty
+    weight_index = np.concatenate(weight_parts) if weight_parts else empty
+    projection_of = np.concatenate(owner_parts) if owner_parts else empty
     order = np.argsort(sources * (n + 1) + targets, kind="stable")
     sources, targets = sources[order], targets[order].astype(np.int64)
     fanout_start = np.zeros(n + n_in + 1, dtype=np.int64)
@@ -145,6 +152,7 @@ def _structure(network: Network, offsets, n: int, n_in: int, first: dict) -> dic
     position[order] = np.arange(order.shape[0])
     structure = {
         "order": order, "position": position, "sources": sources, "targets": targets,
+        "weight_index": weight_index, "projection_of": projection_of,
         "fanout_start": fanout_start,
         "target_first": _contiguous_run_starts(fanout_start, targets),
         "fanin": np.bincount(targets, minlength=n).astype(np.int64),
@@ -174,17 +182,22 @@ def _contiguous_run_starts(fanout_start: np.ndarray, targets: np.ndarray) -> np.
     return first
 
 
-def projection_positions(network: Network) -> list[np.ndarray]:
-    """For each projection, the (target, source)-shaped index of its synapses in the compiled
-    ``weights`` array."""
+def projection_gradients(network: Network, flat: np.ndarray) -> list[np.ndarray]:
+    """Per-synapse values in compiled order (e.g. gradients) summed back onto each
+    projection's weight array (a shared convolution weight gets the sum over its synapses)."""
     offsets = np.zeros(len(network.layers) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([layer.size for layer in network.layers])
     n = int(offsets[-1])
     first = {layer.name: int(offsets[i]) for i, layer in enumerate(network.layers)}
     first[INPUT] = n
-    position = _structure(network, offsets, n, network.input_size, first)["position"]
+    structure = _structure(network, offsets, n, network.input_size, first)
+    # structure arrays are in construction order; ``position`` maps them to compiled order
+    per_synapse = np.asarray(flat)[structure["position"]]
     out, start = [], 0
-    for p in network.projections:
-        out.append(position[start:start + p.weight.size].reshape(p.weight.shape))
+    for k, p in enumerate(network.projections):
+        mine = structure["projection_of"] == k
+        summed = np.bincount(structure["weight_index"][mine] - start,
+                             weights=per_synapse[mine], minlength=p.weight.size)
+        out.append(summed.reshape(p.weight.shape))
         start += p.weight.size
     return out

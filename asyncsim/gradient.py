@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from .compile import compile_network, projection_positions
+from .compile import compile_network, projection_gradients
 from .errors import InputError
 from .network import Network
 from .trace import Trace
@@ -377,4 +377,4 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
 def _per_projection(network: Network, flat: np.ndarray) -> list[np.ndarray]:
     """Gradients per synapse (compiled order) back to each projection's (target, source)
     matrix."""
-    return [flat[where] for where in projection_positions(network)]
+    return projection_gradients(network, flat)

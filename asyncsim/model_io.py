@@ -17,7 +17,10 @@ Example ``model.yaml`` (``docs/model-format.md`` has the full reference)::
       - {source: input, target: hidden1, type: dense, weight: W1}
       - {source: hidden1, target: output, type: dense, weight: W2}
 
-``weight`` names an array of shape (target size, source size) in the ``.npz`` file.
+``weight`` names an array of shape (target size, source size) in the ``.npz`` file. A
+convolution is ``{type: conv, weight: W3, input_shape: [C, H, W], stride: [1, 1],
+padding: [0, 0], dilation: [1, 1], groups: 1}`` with a weight of shape (out channels,
+in channels / groups, kernel height, kernel width).
 """
 
 from __future__ import annotations
@@ -33,13 +36,14 @@ import yaml
 
 from .atomic import write_bytes_atomic, write_text_atomic
 from .errors import InputError
-from .network import DenseProjection, Layer, Network
+from .network import ConvProjection, DenseProjection, Layer, Network
 from .yamlfile import read_yaml
 
 FORMAT = "asyncsim-model"
 FORMAT_VERSION = 1
 LAYER_FIELDS = {"name", "size", "neuron", "tau_m_ms", "threshold", "reset", "refractory"}
 PROJECTION_FIELDS = {"source", "target", "type", "weight"}
+CONV_FIELDS = {"input_shape", "stride", "padding", "dilation", "groups"}
 TOP_FIELDS = {"format", "format_version", "name", "description", "dt_ms", "input_size",
               "weights_file", "metadata", "layers", "projections"}
 
@@ -104,18 +108,25 @@ def _load(path: Path) -> Network:
         layers.append(Layer(**entry))
     projections = []
     for i, entry in enumerate(_list(doc["projections"], "projections")):
-        _no_unknown(entry, PROJECTION_FIELDS, f"projections[{i}].")
-        for key in ("source", "target", "weight"):
+        kind = entry.get("type", "dense")
+        if kind not in ("dense", "conv"):
+            raise InputError(f"field 'projections[{i}].type': expected 'dense' or 'conv', got "
+                             f"{kind!r}")
+        _no_unknown(entry, PROJECTION_FIELDS | (CONV_FIELDS if kind == "conv" else set()),
+                    f"projections[{i}].")
+        for key in ("source", "target", "weight") + (("input_shape",) if kind == "conv" else ()):
             if key not in entry:
                 raise InputError(f"field 'projections[{i}].{key}': missing")
-        kind = entry.get("type", "dense")
-        if kind != "dense":
-            raise InputError(f"field 'projections[{i}].type': expected 'dense', got {kind!r}")
         key = str(entry["weight"])
         if key not in weights:
             raise InputError(f"field 'projections[{i}].weight': array '{key}' not in "
                              f"{doc['weights_file']} (has: {', '.join(sorted(weights))})")
-        projections.append(DenseProjection(entry["source"], entry["target"], weights[key]))
+        if kind == "dense":
+            projections.append(DenseProjection(entry["source"], entry["target"], weights[key]))
+        else:
+            geometry = {k: entry[k] for k in CONV_FIELDS if k in entry}
+            projections.append(ConvProjection(entry["source"], entry["target"], weights[key],
+                                              **geometry))
     metadata = doc.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InputError("field 'metadata': expected a mapping")
@@ -175,13 +186,19 @@ def save_model(network: Network, path: str | os.PathLike) -> Path:
              "threshold": lay.threshold, "reset": lay.reset, "refractory": lay.refractory}
             for lay in network.layers
         ],
-        "projections": [
-            {"source": p.source, "target": p.target, "type": "dense", "weight": f"W{i + 1}"}
-            for i, p in enumerate(network.projections)
-        ],
+        "projections": [_projection_entry(p, f"W{i + 1}")
+                        for i, p in enumerate(network.projections)],
     }
     write_text_atomic(path, yaml.safe_dump(doc, sort_keys=False, width=100))
     return path
+
+
+def _projection_entry(p: DenseProjection | ConvProjection, weight_key: str) -> dict:
+    entry = {"source": p.source, "target": p.target, "type": "dense", "weight": weight_key}
+    if isinstance(p, ConvProjection):
+        entry.update(type="conv", input_shape=list(p.input_shape), stride=list(p.stride),
+                     padding=list(p.padding), dilation=list(p.dilation), groups=p.groups)
+    return entry
 
 
 def _plain(value: Any) -> Any:

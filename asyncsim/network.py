@@ -93,6 +93,116 @@ class DenseProjection:
         _require(bool(np.all(np.isfinite(w))), where, "finite values", "NaN or infinity")
         self.weight = w.astype(np.float64, copy=False)
 
+    @property
+    def source_size(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def target_size(self) -> int:
+        return int(self.weight.shape[0])
+
+    def topology_key(self) -> tuple:
+        """Everything but the weight values (compiled structure is cached on it)."""
+        return ("dense", self.source, self.target, self.weight.shape)
+
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(target index, source index, index into ``weight.ravel()``) of every synapse."""
+        rows, cols = np.indices(self.weight.shape)
+        return rows.ravel(), cols.ravel(), np.arange(self.weight.size)
+
+
+@dataclass
+class ConvProjection:
+    """A 2-D convolution from ``source`` (a ``(channels, height, width)`` layer, flattened
+    row-major) to ``target`` (``(out_channels, out_height, out_width)``, flattened).
+
+    Only the synapses the kernel, stride, padding and dilation create are compiled (each
+    carries its shared weight), never a dense matrix; the gradient of a shared weight is the
+    sum over its synapses.
+
+    Attributes:
+        weight: ``(out_channels, in_channels / groups, kernel_height, kernel_width)``.
+        input_shape: ``(in_channels, height, width)`` of the source.
+        stride, padding, dilation: ``(rows, columns)`` pairs (an integer means both).
+        groups: channel groups.
+    """
+
+    source: str
+    target: str
+    weight: np.ndarray
+    input_shape: tuple[int, int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        where = f"projections[{self.source}->{self.target}]"
+        w = np.asarray(self.weight)
+        _require(w.ndim == 4 and np.issubdtype(w.dtype, np.number), f"{where}.weight",
+                 "a 4-D numeric array (out, in / groups, kh, kw)", f"shape {w.shape}")
+        _require(bool(np.all(np.isfinite(w))), f"{where}.weight", "finite values",
+                 "NaN or infinity")
+        self.weight = w.astype(np.float64, copy=False)
+        shape = tuple(int(v) for v in np.ravel(self.input_shape))
+        _require(len(shape) == 3 and min(shape) >= 1, f"{where}.input_shape",
+                 "(channels, height, width) >= 1", self.input_shape)
+        self.input_shape = shape
+        for name, low in (("stride", 1), ("padding", 0), ("dilation", 1)):
+            pair = tuple(int(v) for v in np.broadcast_to(np.ravel(getattr(self, name)), (2,)))
+            _require(min(pair) >= low, f"{where}.{name}", f"integers >= {low}",
+                     getattr(self, name))
+            setattr(self, name, pair)
+        self.groups = int(self.groups)
+        _require(self.groups >= 1 and shape[0] % self.groups == 0
+                 and w.shape[0] % self.groups == 0 and w.shape[1] * self.groups == shape[0],
+                 f"{where}.groups", f"a divisor of the channels ({shape[0]} in, {w.shape[0]} "
+                 f"out) with weight.shape[1] x groups = in channels", self.groups)
+        _require(min(self.output_shape) >= 1, f"{where}.input_shape",
+                 "an input large enough for the kernel", shape)
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        _, h, w = self.input_shape
+        kh, kw = self.weight.shape[2:]
+        out = [(size + 2 * pad - dil * (k - 1) - 1) // st + 1 for size, pad, dil, k, st in (
+            (h, self.padding[0], self.dilation[0], kh, self.stride[0]),
+            (w, self.padding[1], self.dilation[1], kw, self.stride[1]))]
+        return (int(self.weight.shape[0]), out[0], out[1])
+
+    @property
+    def source_size(self) -> int:
+        return int(np.prod(self.input_shape))
+
+    @property
+    def target_size(self) -> int:
+        return int(np.prod(self.output_shape))
+
+    def topology_key(self) -> tuple:
+        return ("conv", self.source, self.target, self.weight.shape, self.input_shape,
+                self.stride, self.padding, self.dilation, self.groups)
+
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(target index, source index, index into ``weight.ravel()``) of every synapse that
+        lands inside the (unpadded) input."""
+        c_out, per_group, kh, kw = self.weight.shape
+        c_in, h, w = self.input_shape
+        _, oh, ow = self.output_shape
+        co, ci, a, b, y, x = np.meshgrid(np.arange(c_out), np.arange(per_group), np.arange(kh),
+                                         np.arange(kw), np.arange(oh), np.arange(ow),
+                                         indexing="ij")
+        yy = y * self.stride[0] - self.padding[0] + a * self.dilation[0]
+        xx = x * self.stride[1] - self.padding[1] + b * self.dilation[1]
+        inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
+        channel = (co // (c_out // self.groups)) * per_group + ci
+        target = ((co * oh + y) * ow + x)[inside]
+        source = ((channel * h + yy) * w + xx)[inside]
+        weight_index = (((co * per_group + ci) * kh + a) * kw + b)[inside]
+        return target, source, weight_index
+
+
+Projection = DenseProjection | ConvProjection
+
 
 @dataclass
 class Network:
@@ -105,7 +215,7 @@ class Network:
 
     input_size: int
     layers: list[Layer]
-    projections: list[DenseProjection]
+    projections: list[Projection]
     dt_ms: float = 1.0
     name: str = "network"
     description: str = ""
@@ -133,8 +243,8 @@ class Network:
                      "a duplicate")
             seen.add((p.source, p.target))
             expected = (sizes[p.target], sizes[p.source])
-            _require(p.weight.shape == expected, f"{key}.weight", f"shape {expected}",
-                     p.weight.shape)
+            _require((p.target_size, p.source_size) == expected, f"{key}.weight",
+                     f"(target, source) sizes {expected}", (p.target_size, p.source_size))
         graph = self.graph()
         output = self.layers[-1].name
         _require(graph.out_degree(output) == 0, f"layers[{output}]",

@@ -39,6 +39,7 @@ travel in each node's ``metadata["asyncsim"]``.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -46,9 +47,10 @@ import networkx as nx
 import numpy as np
 
 from .errors import InputError
-from .network import INPUT, DenseProjection, Layer, Network
+from .network import INPUT, ConvProjection, DenseProjection, Layer, Network
 
 NEURON_NODES = ("LIF", "IF")
+CONV_NODES = ("Conv2d", "SumPool2d")
 LINEAR_NODES = ("Linear", "Affine", "Scale", "Flatten", "Conv2d", "SumPool2d", "Input",
                 "Output")
 
@@ -125,75 +127,117 @@ def from_nir(graph: Any, dt_ms: float, *, reset: str | None = None, refractory: 
     layers_params = {n: _neuron(n, nodes[n], shapes[n], dt_ms, reset, refractory)
                      for n in neurons}
     # projections: walk linear chains from every source to the next neuron nodes
-    matrices: dict[tuple[str, str], np.ndarray] = {}
+    chains: dict[tuple[str, str], list[list[str]]] = defaultdict(list)
     output_layers = set()
     for source in [inputs[0], *neurons]:
-        size = int(np.prod(shapes[source]))
-        stack = [(succ, np.eye(size), shapes[source]) for succ in g.successors(source)]
+        stack = [(succ, []) for succ in g.successors(source)]
         while stack:
-            node, matrix, shape = stack.pop()
+            node, chain = stack.pop()
             if node in layers_params:
-                expected = int(np.prod(shapes[node]))
-                if matrix.shape[0] != expected:
-                    raise InputError(f"node '{node}' ({kinds[node]}): receives {matrix.shape[0]} "
-                                     f"values, has {expected} neurons")
-                key = (source, node)
-                matrices[key] = matrices.get(key, 0) + matrix
-                continue
-            if node == outputs[0]:
+                chains[(source, node)].append(chain)
+            elif node == outputs[0]:
                 if source == inputs[0]:
                     raise InputError("a path from Input to Output crosses no neuron node")
                 output_layers.add(source)
-                continue
-            if g.out_degree(node) == 0:
+            elif g.out_degree(node) == 0:
                 raise InputError(f"node '{node}' ({kinds[node]}): a dead end (no path onwards)")
-            matrix, shape = _apply(node, nodes[node], kinds[node], matrix, shape,
-                                   max_dense_weights)
-            stack.extend((succ, matrix, shape) for succ in g.successors(node))
+            else:
+                stack.extend((succ, [*chain, node]) for succ in g.successors(node))
+    projections: dict[tuple[str, str], Any] = {}
+    for (source, target), paths in chains.items():
+        gain = layers_params[target]["gain"]
+        steps = [[n for n in path if kinds[n] not in ("Input", "Output")] for path in paths]
+        if len(steps) == 1 and len(steps[0]) == 1 and kinds[steps[0][0]] in CONV_NODES and (
+                np.all(gain == gain[0])):
+            conv = _conv_projection(steps[0][0], nodes[steps[0][0]], kinds[steps[0][0]],
+                                    shapes[source])
+            conv.weight = conv.weight * gain[0]
+            if conv.target_size != int(np.prod(shapes[target])):
+                raise InputError(f"node '{target}' ({kinds[target]}): receives "
+                                 f"{conv.target_size} values, has {np.prod(shapes[target])} "
+                                 f"neurons")
+            projections[(source, target)] = conv
+            continue
+        total = 0
+        for path in paths:
+            matrix, shape = np.eye(int(np.prod(shapes[source]))), shapes[source]
+            for n in path:
+                matrix, shape = _apply(n, nodes[n], kinds[n], matrix, shape, max_dense_weights)
+            expected = int(np.prod(shapes[target]))
+            if matrix.shape[0] != expected:
+                raise InputError(f"node '{target}' ({kinds[target]}): receives "
+                                 f"{matrix.shape[0]} values, has {expected} neurons")
+            total = total + matrix
+        projections[(source, target)] = total * gain[:, None]
     if len(output_layers) != 1:
         raise InputError(f"expected one neuron node feeding Output, got {sorted(output_layers)}")
     output = output_layers.pop()
-    order = [n for n in nx.topological_sort(_neuron_graph(matrices, neurons)) if n != output]
+    order = [n for n in nx.topological_sort(_neuron_graph(projections, neurons))
+             if n != output]
     names = {inputs[0]: INPUT, **{n: _layer_name(n, nodes[n]) for n in neurons}}
-    layers = []
-    for n in [*order, output]:
-        params = dict(layers_params[n])
-        gain = params.pop("gain")
-        layers.append(Layer(names[n], int(np.prod(shapes[n])), **params))
-        for key in [k for k in matrices if k[1] == n]:
-            matrices[key] = matrices[key] * gain[:, None]
-    projections = [DenseProjection(names[s], names[t], m) for (s, t), m in matrices.items()]
-    return Network(int(np.prod(shapes[inputs[0]])), layers, projections, dt_ms=float(dt_ms),
+    layers = [Layer(names[n], int(np.prod(shapes[n])),
+                    **{k: v for k, v in layers_params[n].items() if k != "gain"})
+              for n in [*order, output]]
+    built = []
+    for (s_, t_), value in projections.items():
+        if isinstance(value, ConvProjection):
+            value.source, value.target = names[s_], names[t_]
+            built.append(value)
+        else:
+            built.append(DenseProjection(names[s_], names[t_], value))
+    return Network(int(np.prod(shapes[inputs[0]])), layers, built, dt_ms=float(dt_ms),
                    name=name, metadata={"imported_from": "NIR"})
 
 
 def to_nir(network: Network) -> Any:
-    """A ``nir.NIRGraph`` of ``network`` (see the module documentation)."""
+    """A ``nir.NIRGraph`` of ``network`` (see the module documentation). Populations that a
+    convolution reads or writes keep their ``(channels, height, width)`` shape, with a
+    ``Flatten`` before any dense projection they feed."""
     nir = _nir()
     dt_s = network.dt_ms / 1000.0
-    nodes: dict[str, Any] = {INPUT: nir.Input(input_type={"input": np.array(
-        [network.input_size])})}
+    shapes: dict[str, tuple[int, ...]] = {INPUT: (network.input_size,)}
+    shapes.update({layer.name: (layer.size,) for layer in network.layers})
+    for p in network.projections:
+        if isinstance(p, ConvProjection):
+            shapes[p.source], shapes[p.target] = p.input_shape, p.output_shape
+    nodes: dict[str, Any] = {INPUT: nir.Input(input_type={"input": np.array(shapes[INPUT])})}
     edges = []
     for layer in network.layers:
         extra = {"asyncsim": {"reset": layer.reset, "refractory": layer.refractory,
                               "name": layer.name, "tau_m_ms": layer.tau_m_ms}}
-        threshold = np.full(layer.size, layer.threshold)
-        zeros = np.zeros(layer.size)
+        shape = shapes[layer.name]
+        threshold = np.full(shape, layer.threshold)
+        zeros = np.zeros(shape)
         if layer.neuron == "if":
-            node = nir.IF(r=np.ones(layer.size), v_threshold=threshold, v_reset=zeros)
+            node = nir.IF(r=np.ones(shape), v_threshold=threshold, v_reset=zeros)
         else:
             decay = layer.decay_per_step(network.dt_ms)
-            tau = np.full(layer.size, dt_s / (1.0 - decay))
+            tau = np.full(shape, dt_s / (1.0 - decay))
             node = nir.LIF(tau=tau, r=tau / dt_s, v_leak=zeros, v_threshold=threshold,
                            v_reset=zeros)
         node.metadata = extra
         nodes[layer.name] = node
     for p in network.projections:
         key = f"{p.source}->{p.target}"
+        if isinstance(p, ConvProjection):
+            nodes[key] = nir.Conv2d(input_shape=p.input_shape[1:], weight=np.array(p.weight),
+                                    stride=p.stride, padding=p.padding, dilation=p.dilation,
+                                    groups=p.groups, bias=np.zeros(p.weight.shape[0]))
+            edges += [(p.source, key), (key, p.target)]
+            continue
         nodes[key] = nir.Linear(weight=np.array(p.weight))
-        edges += [(p.source, key), (key, p.target)]
+        if len(shapes[p.source]) > 1:
+            flat = f"{p.source}.flatten"
+            if flat not in nodes:
+                nodes[flat] = nir.Flatten(start_dim=0, end_dim=-1, input_type={
+                    "input": np.array(shapes[p.source])})
+                edges.append((p.source, flat))
+            edges.append((flat, key))
+        else:
+            edges.append((p.source, key))
+        edges.append((key, p.target))
     out = "output" if "output" not in nodes else "output_node"
-    nodes[out] = nir.Output(output_type={"output": np.array([network.layers[-1].size])})
+    nodes[out] = nir.Output(output_type={"output": np.array(shapes[network.layers[-1].name])})
     edges.append((network.layers[-1].name, out))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={
         "asyncsim": {"name": network.name, "dt_ms": network.dt_ms}})
@@ -337,65 +381,51 @@ def _apply(name: str, node: Any, kind: str, matrix: np.ndarray, shape: tuple[int
     return dense @ matrix, out_shape
 
 
-def _conv_matrix(name: str, node: Any, kind: str, shape: tuple[int, ...], n: int,
-                 max_dense: int) -> tuple[np.ndarray, tuple[int, ...]]:
-    """Dense (outputs x inputs) matrix of a Conv2d or SumPool2d on a (C, H, W) input."""
-    in_shape = tuple(int(v) for v in np.ravel(getattr(node, "input_shape", None) or ()))
-    if kind == "Conv2d" and len(in_shape) == 2:
-        in_shape = (shape[0], *in_shape) if len(shape) == 3 else in_shape
-    if len(in_shape) != 3:
-        in_shape = shape
+def _conv_projection(name: str, node: Any, kind: str, shape: tuple[int, ...],
+                     ) -> ConvProjection:
+    """A Conv2d or SumPool2d node on a source of ``shape`` as a convolutional projection."""
+    n = int(np.prod(shape))
+    raw = getattr(node, "input_shape", None)
+    declared = () if raw is None else tuple(int(v) for v in np.ravel(raw))
+    in_shape = shape
+    if kind == "Conv2d" and len(declared) == 2:
+        in_shape = (int(np.shape(node.weight)[1]) * int(node.groups), *declared)
     if len(in_shape) != 3 or int(np.prod(in_shape)) != n:
         raise InputError(f"node '{name}' ({kind}): input shape {in_shape} does not fit "
                          f"{n} values; expected (channels, height, width)")
-    c_in, h, w = in_shape
-    if kind == "Conv2d":
-        weight = np.asarray(node.weight, dtype=np.float64)
-        if np.any(np.asarray(node.bias) != 0):
-            raise InputError(f"node '{name}' (Conv2d): non-zero bias is not modelled")
-        groups = int(node.groups)
-        if weight.ndim != 4 or weight.shape[1] * groups != c_in:
-            raise InputError(f"node '{name}' (Conv2d): weight shape {weight.shape} does not fit "
-                             f"{c_in} input channels in {groups} groups")
-        c_out, per_group, kh, kw = weight.shape
-    else:
-        kh, kw = (int(v) for v in np.broadcast_to(np.ravel(node.kernel_size), (2,)))
-        c_out, per_group, groups = c_in, 1, c_in
-        weight = np.ones((c_in, 1, kh, kw))
-    stride = [int(v) for v in np.broadcast_to(np.ravel(node.stride), (2,))]
-    padding = [int(v) for v in np.broadcast_to(np.ravel(node.padding), (2,))] if not isinstance(
-        node.padding, str) else None
-    if padding is None:
+    if isinstance(getattr(node, "padding", 0), str):
         raise InputError(f"node '{name}' ({kind}): string padding {node.padding!r} is not "
                          f"supported; give numbers")
-    dilation = [int(v) for v in np.broadcast_to(np.ravel(getattr(node, "dilation", 1)), (2,))]
-    oh = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-    ow = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-    if oh < 1 or ow < 1:
-        raise InputError(f"node '{name}' ({kind}): output would be empty for input {in_shape}")
-    if c_out * oh * ow * n > max_dense:
-        raise InputError(f"node '{name}' ({kind}): its dense expansion needs "
-                         f"{c_out * oh * ow * n} weights (more than {max_dense}); "
-                         f"convolutional projections without expansion are not implemented yet")
-    dense = np.zeros((c_out, oh, ow, c_in, h, w))
-    out_per_group = c_out // groups
-    for co in range(c_out):
-        g0 = (co // out_per_group) * per_group
-        for ci in range(per_group):
-            for a in range(kh):
-                for b in range(kw):
-                    for y in range(oh):
-                        yy = y * stride[0] - padding[0] + a * dilation[0]
-                        if not 0 <= yy < h:
-                            continue
-                        for x in range(ow):
-                            xx = x * stride[1] - padding[1] + b * dilation[1]
-                            if 0 <= xx < w:
-                                dense[co, y, x, g0 + ci, yy, xx] += weight[co, ci, a, b]
-    return dense.reshape(c_out * oh * ow, n), (c_out, oh, ow)
+    try:
+        if kind == "Conv2d":
+            if np.any(np.asarray(node.bias) != 0):
+                raise InputError(f"node '{name}' (Conv2d): non-zero bias is not modelled")
+            return ConvProjection("s", "t", np.asarray(node.weight, dtype=np.float64),
+                                  in_shape, node.stride, node.padding,
+                                  getattr(node, "dilation", 1), int(node.groups))
+        kh, kw = (int(v) for v in np.broadcast_to(np.ravel(node.kernel_size), (2,)))
+        return ConvProjection("s", "t", np.ones((in_shape[0], 1, kh, kw)), in_shape,
+                              node.stride, node.padding, 1, in_shape[0])
+    except InputError as exc:
+        raise InputError(f"node '{name}' ({kind}): {exc}") from None
 
 
-def _neuron_graph(matrices: dict[tuple[str, str], np.ndarray], neurons: list[str]) -> nx.DiGraph:
+def _conv_matrix(name: str, node: Any, kind: str, shape: tuple[int, ...], n: int,
+                 max_dense: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """Dense (outputs x inputs) matrix of a Conv2d or SumPool2d, for chains that compose it
+    with other linear nodes."""
+    conv = _conv_projection(name, node, kind, shape)
+    if conv.target_size * n > max_dense:
+        raise InputError(f"node '{name}' ({kind}): composed with other nodes it needs a dense "
+                         f"matrix of {conv.target_size * n} weights (more than {max_dense}); "
+                         f"put neurons directly after it for a convolutional projection")
+    rows, cols, where = conv.synapses()
+    dense = np.zeros((conv.target_size, n))
+    np.add.at(dense, (rows, cols), conv.weight.ravel()[where])
+    return dense, conv.output_shape
+
+
+def _neuron_graph(matrices: dict[tuple[str, str], Any], neurons: list[str]) -> nx.DiGraph:
     """Layers in an order where every source comes first, recurrent edges ignored."""
     g = nx.DiGraph()
     g.add_nodes_from(neurons)

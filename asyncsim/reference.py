@@ -60,9 +60,10 @@ def reference_run(
     for p in sorted(network.projections, key=lambda p: index[p.target]):
         src_first = n if p.source == INPUT else int(first[index[p.source]])
         tgt_first = int(first[index[p.target]])
-        for j in range(p.weight.shape[1]):
-            for i in range(p.weight.shape[0]):
-                outgoing[src_first + j].append((tgt_first + i, float(p.weight[i, j])))
+        rows, cols, where = p.synapses()
+        values = p.weight.ravel()
+        for j, i, k in sorted(zip(cols.tolist(), rows.tolist(), where.tolist(), strict=True)):
+            outgoing[src_first + j].append((tgt_first + i, float(values[k])))
     input_fanin = [0] * n
     for s in range(n, n + network.input_size):
         for tgt, _ in outgoing[s]:

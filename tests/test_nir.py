@@ -6,10 +6,17 @@ import pytest
 from conftest import random_inputs
 
 from asyncsim import InputError, Simulator, random_feedforward
-from asyncsim.network import DenseProjection, Layer, Network
+from asyncsim.network import ConvProjection, DenseProjection, Layer, Network
 
 nir = pytest.importorskip("nir")
 from asyncsim.nir_io import from_nir, load_nir, save_nir, to_nir  # noqa: E402
+
+
+def dense_matrix(p):
+    rows, cols, where = p.synapses()
+    out = np.zeros((p.target_size, p.source_size))
+    np.add.at(out, (rows, cols), p.weight.ravel()[where])
+    return out
 
 
 def layered_counts(net, inputs):
@@ -87,7 +94,8 @@ def test_conv_and_pool_match_a_direct_computation():
     }, edges=[("in", "conv"), ("conv", "lif1"), ("lif1", "pool"), ("pool", "flat"),
               ("flat", "fc"), ("fc", "lif2"), ("lif2", "out")])
     net = from_nir(graph, dt_ms=1.0)
-    conv = net.projections[0].weight
+    assert isinstance(net.projections[0], ConvProjection)  # no dense expansion
+    conv = dense_matrix(net.projections[0])
     x = rng.normal(size=(2, 6, 6))
     padded = np.pad(x, ((0, 0), (1, 1), (1, 1)))
     direct = np.zeros((3, 6, 6))

@@ -55,9 +55,10 @@ def simpy_run(network: Network, profile: HardwareProfile, mapping: CoreMapping,
     for p in sorted(network.projections, key=lambda p: index[p.target]):
         src0 = n if p.source == "input" else int(first[index[p.source]])
         tgt0 = int(first[index[p.target]])
-        for j in range(p.weight.shape[1]):
-            outgoing[src0 + j] += [(tgt0 + i, float(p.weight[i, j]))
-                                   for i in range(p.weight.shape[0])]
+        rows, cols, where = p.synapses()
+        values = p.weight.ravel()
+        for j, i, k in sorted(zip(cols.tolist(), rows.tolist(), where.tolist(), strict=True)):
+            outgoing[src0 + j].append((tgt0 + i, float(values[k])))
     fanin = np.zeros(n, dtype=int)
     input_fanin = np.zeros(n, dtype=int)
     for s, targets in enumerate(outgoing):
