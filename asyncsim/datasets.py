@@ -419,7 +419,8 @@ def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0) -> Fram
     Args:
         spec: a name in :data:`BUILTIN` (``asyncsim data list``); a ``.npz`` path (see
             :func:`load_npz`); an SHD/SSC ``.h5`` file or an N-MNIST folder
-            (:mod:`asyncsim.readers`); or ``tonic:NAME:ROOT`` for a tonic dataset (test split).
+            (:mod:`asyncsim.readers`); ``nir-data:FILE`` for a NIR data file; or
+            ``tonic:NAME:ROOT`` for a tonic dataset (test split).
         n_samples: builtins: how many samples to generate (default 256); files: keep the first
             ``n_samples`` (default all).
         seed: seed of a builtin's sample draws; ignored for files.
@@ -430,6 +431,9 @@ def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0) -> Fram
         return BUILTIN[spec](n_samples=256 if n_samples is None else n_samples, seed=seed)
     from . import readers
 
+    if spec.startswith("nir-data:"):
+        data = readers.read_nir_data(spec[len("nir-data:"):])
+        return data if n_samples is None else data.subset(n_samples)
     if spec.startswith("tonic:"):
         parts = spec.split(":", 2)
         if len(parts) != 3:

@@ -10,6 +10,8 @@ N-MNIST             a folder of the published binary files, ``<folder>/<digit>/*
                     bytes per event (x, y, polarity bit + 23-bit time in microseconds);
                     34 x 34 x 2 = 2312 features
 DVS Gesture         through tonic where installed (:func:`tonic_dataset`); 128 x 128 -> 32 x 32
+NIR data            ``nir-data:FILE`` (:func:`read_nir_data`): a node's EventData or
+                    TimeGriddedData from a ``nir.write_data`` file (no labels: all 0)
 any event stream    ``(events, label)`` pairs (:func:`from_event_stream`): tonic-style
                     structured arrays with ``t`` (microseconds) and ``x`` (and ``y``, ``p``)
 ==================  =======================================================================
@@ -175,6 +177,53 @@ def from_event_stream(stream: Iterable[tuple[np.ndarray, int]], sensor_size: tup
     labels_array = np.asarray(labels, dtype=np.int64)
     return FrameDataset(np.stack(frames), labels_array,
                         n_classes or int(labels_array.max()) + 1, name, dt_ms)
+
+
+def read_nir_data(path: str | Path, dt_ms: float = 1.0, node: str | None = None,
+                  observable: str | None = None) -> FrameDataset:
+    """Frames from a NIR data file (``nir.write_data``): the ``observable`` (default: the
+    first) of ``node`` (default: the first). ``EventData`` (times in seconds) is binned into
+    ``dt_ms`` steps over ``t_max``; ``TimeGriddedData`` is taken as it is (its ``dt`` is
+    kept). NIR data carries no labels: every label is 0."""
+    try:
+        import nir
+    except ImportError:
+        raise InputError("NIR data needs the nir package: pip install 'asyncsim[nir]'") from None
+    path = Path(path)
+    try:
+        graph_data = nir.read_data(str(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except Exception as exc:  # h5py and nir raise many types for broken files
+        raise InputError(f"{path}: not a readable NIR data file ({type(exc).__name__})") from None
+    nodes = graph_data.nodes
+    if not nodes:
+        raise InputError(f"{path}: no nodes in the NIR data file")
+    name = node or next(iter(nodes))
+    if name not in nodes:
+        raise InputError(f"{path}: no node '{name}' (has: {', '.join(nodes)})")
+    observables = nodes[name].observables
+    key = observable or next(iter(observables), None)
+    if key not in observables:
+        raise InputError(f"{path}: node '{name}' has no observable '{key}' "
+                         f"(has: {', '.join(observables)})")
+    data = observables[key]
+    if type(data).__name__ == "TimeGriddedData":
+        frames = np.clip(np.rint(np.asarray(data.data, dtype=np.float64)), 0, 255).astype(
+            np.uint8)
+        step_ms = float(data.dt) * 1000.0
+    else:
+        n_steps = max(1, math.ceil(float(data.t_max) * 1000.0 / dt_ms - 1e-9))
+        frames = np.stack([
+            events_to_frames(np.asarray(t)[np.asarray(i) >= 0] * 1000.0,
+                             np.asarray(i)[np.asarray(i) >= 0].astype(np.int64),
+                             int(data.n_neurons), dt_ms, n_steps)
+            for i, t in zip(data.idx, data.time, strict=True)])
+        step_ms = dt_ms
+    if frames.ndim != 3:
+        raise InputError(f"{path}: node '{name}' observable '{key}': expected (samples, time, "
+                         f"neurons) data, got shape {frames.shape}")
+    return FrameDataset(frames, np.zeros(len(frames), dtype=np.int64), 1, str(path), step_ms)
 
 
 def tonic_dataset(name: str, root: str | Path, train: bool = False, dt_ms: float = 20.0,

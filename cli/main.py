@@ -369,7 +369,9 @@ def data_list() -> None:
                        ("FOLDER", "N-MNIST binary files FOLDER/<digit>/*.bin; 2312 features, "
                                   "10 ms"),
                        ("tonic:NAME:ROOT", "a tonic dataset, e.g. tonic:DVSGesture:data "
-                                           "(128x128 -> 32x32, 20 ms)")):
+                                           "(128x128 -> 32x32, 20 ms)"),
+                       ("nir-data:FILE", "a NIR data file (EventData or TimeGriddedData of "
+                                         "its first node; no labels)")):
         click.echo(f"  {form:<16} {text}")
 
 

@@ -141,3 +141,32 @@ def test_data_list_and_convert(tmp_path):
     assert back.exit_code == 0, back.output
     bad = runner.invoke(cli, ["convert", str(tmp_path / "m.yaml"), str(tmp_path / "m.txt")])
     assert bad.exit_code == 2 and "m.txt" in bad.output
+
+
+def test_nir_data_files(tmp_path):
+    nir = pytest.importorskip("nir")
+    idx = np.array([[0, 2, 2, -1], [1, -1, -1, -1]])
+    time = np.array([[0.0005, 0.0012, 0.0019, np.inf], [0.0031, np.inf, np.inf, np.inf]])
+    events = nir.EventData(idx=idx, time=time, n_neurons=3, t_max=0.004)
+    gridded = nir.TimeGriddedData(data=np.ones((2, 5, 3)), dt=0.002)
+    path = tmp_path / "data.nir"
+    nir.write_data(str(path), nir.NIRGraphData(nodes={
+        "input": nir.NIRNodeData(observables={"spikes": events})}))
+    data = load_dataset(f"nir-data:{path}")
+    assert data.inputs.shape == (2, 4, 3)
+    np.testing.assert_array_equal(data.inputs[0, :, 0], [1, 0, 0, 0])
+    np.testing.assert_array_equal(data.inputs[0, :, 2], [0, 2, 0, 0])
+    assert data.inputs[1, 3, 1] == 1 and data.inputs.sum() == 4
+    from asyncsim.readers import read_nir_data
+
+    both = tmp_path / "both.nir"
+    nir.write_data(str(both), nir.NIRGraphData(nodes={
+        "input": nir.NIRNodeData(observables={"spikes": events, "rates": gridded})}))
+    grid = read_nir_data(both, observable="rates")
+    assert grid.inputs.shape == (2, 5, 3) and grid.dt_ms == 2.0
+    with pytest.raises(InputError, match="no observable 'x'"):
+        read_nir_data(path, observable="x")
+    broken = tmp_path / "broken.nir"
+    broken.write_bytes(b"\x89HDF\r\n")
+    with pytest.raises(InputError, match="broken.nir: not a readable NIR data file"):
+        read_nir_data(broken)
