@@ -145,7 +145,10 @@ def test_resume_after_a_cut_last_line(workspace):
 
 
 def test_a_killed_sweep_resumes_with_every_point_once(workspace):
-    path = write_spec(workspace, grid={"forward_group": [1, 2, 3, 4, 5, 6], "policy": [
+    # enough points, and enough work per point, that the kill lands part-way
+    inputs = random_inputs(64, 20, 12, rate=0.4, seed=1)
+    np.savez(workspace / "data.npz", inputs=inputs, labels=np.arange(64) % 4)
+    path = write_spec(workspace, grid={"forward_group": list(range(1, 13)), "policy": [
         "random", "fifo"]})
     out = workspace / "r.csv"
     command = [sys.executable, "-m", "asyncsim.cli", "sweep", str(path), "--out", str(out),
@@ -156,17 +159,17 @@ def test_a_killed_sweep_resumes_with_every_point_once(workspace):
     while time.time() < deadline and child.poll() is None:
         if out.exists() and out.read_text().count("\n") >= 4:  # header + 3 rows
             break
-        time.sleep(0.05)
+        time.sleep(0.005)
     assert child.poll() is None, child.stderr.read().decode()[-2000:]
     os.killpg(child.pid, signal.SIGKILL)
     child.wait()
     before = len(read_results(out))
-    assert 3 <= before < 24
+    assert 3 <= before < 48, before
     summary = run_sweep(load_sweep(path), out, executor="serial", resume=True)
     rows = read_results(out)
     ids = [r["point_id"] for r in rows]
-    assert len(ids) == 24 and len(set(ids)) == 24
-    assert summary.skipped == before and summary.succeeded == 24 - before
+    assert len(ids) == 48 and len(set(ids)) == 48
+    assert summary.skipped == before and summary.succeeded == 48 - before
 
 
 def test_profile_fields_are_swept(workspace):
