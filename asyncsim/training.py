@@ -56,7 +56,7 @@ class TrainConfig:
     refractory_dropout: float = 0.0
     momentum_noise: float = 1e-6
     alpha: float = 2.0
-    silent_gradient: bool = True
+    silent_gradient: bool | None = None
     count_scale: float = 1.0
     stop: str = "drain"
     steps_after_output: int = 1
@@ -66,6 +66,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise InputError(f"field 'mode': expected one of {list(MODES)}, got {self.mode!r}")
+        if self.silent_gradient is None:
+            # layered: ordinary BPTT; unlayered: a spike that did not happen is not scheduled
+            self.silent_gradient = self.mode == "layered"
         for name in ("forward_group", "epochs", "batch_size"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:

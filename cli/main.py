@@ -177,8 +177,9 @@ def _step_list(text: str) -> list[int]:
 @click.option("--steps-after-output", type=int, default=1, show_default=True)
 @click.option("--count-scale", type=float, default=1.0, show_default=True,
               help="Loss: cross-entropy of softmax(count_scale x output spike counts).")
-@click.option("--silent-gradient/--no-silent-gradient", default=True, show_default=True,
-              help="Pass surrogate gradient through hidden neurons that stay below threshold.")
+@click.option("--silent-gradient/--no-silent-gradient", default=None,
+              help="Pass surrogate gradient through hidden neurons that stay below threshold "
+                   "[default: on for layered (BPTT), off for unlayered].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--tau-m-ms", type=float, default=1.0, show_default=True,
               help="For an architecture string: membrane time constant.")
