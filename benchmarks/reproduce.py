@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 
-from asyncsim import Simulator, load_model
+from asyncsim import Simulator, load_model, shipped_models
 from asyncsim.datasets import load_dataset
 
 TEST_SEED = 1_000_000  # training used seed 0; `asyncsim train` tests on seed + 1_000_000
@@ -44,10 +44,14 @@ def main() -> None:
               f"{'SOPs':>10}{'energy uJ':>11}{'steps/pass':>11}{'to output':>10}")
     print(header)
     print("-" * len(header))
+    shipped = shipped_models()
     for task in args.tasks:
         dataset, noise = TASKS[task]
         data = load_dataset(dataset, n_samples=args.samples, seed=TEST_SEED)
         for training, inference, options in ROWS:
+            if f"{task}-{training}" not in shipped:
+                print(f"{task:<8}{training:<14}{inference:<11}  (no shipped model)")
+                continue
             net = load_model(f"{task}-{training}")
             if options.get("policy") == "momentum":
                 options = {**options, "momentum_noise": noise}
