@@ -153,8 +153,9 @@ def test_a_killed_sweep_resumes_with_every_point_once(workspace):
     out = workspace / "r.csv"
     command = [sys.executable, "-m", "asyncsim.cli", "sweep", str(path), "--out", str(out),
                "--executor", "serial", "--no-progress"]
+    # run from the workspace, so that a checkout's asyncsim/ does not shadow the installed one
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             start_new_session=True)
+                             start_new_session=True, cwd=workspace)
     deadline = time.time() + 240
     while time.time() < deadline and child.poll() is None:
         if out.exists() and out.read_text().count("\n") >= 4:  # header + 3 rows
