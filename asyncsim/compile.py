@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .network import INPUT, Network
+from .network import INPUT, DenseProjection, Network
 
 
 @dataclass(frozen=True)
@@ -191,13 +191,19 @@ def projection_gradients(network: Network, flat: np.ndarray) -> list[np.ndarray]
     first = {layer.name: int(offsets[i]) for i, layer in enumerate(network.layers)}
     first[INPUT] = n
     structure = _structure(network, offsets, n, network.input_size, first)
-    # structure arrays are in construction order; ``position`` maps them to compiled order
-    per_synapse = np.asarray(flat)[structure["position"]]
-    out, start = [], 0
-    for k, p in enumerate(network.projections):
-        mine = structure["projection_of"] == k
-        summed = np.bincount(structure["weight_index"][mine] - start,
-                             weights=per_synapse[mine], minlength=p.weight.size)
-        out.append(summed.reshape(p.weight.shape))
-        start += p.weight.size
+    # structure arrays are in construction order, one projection after the other; ``position``
+    # maps them to compiled order
+    flat = np.asarray(flat)
+    counts = np.bincount(structure["projection_of"], minlength=len(network.projections))
+    out, start, weight_start = [], 0, 0
+    for p, count in zip(network.projections, counts.tolist(), strict=True):
+        slots = structure["position"][start:start + count]
+        if isinstance(p, DenseProjection):  # one synapse per weight, in weight order
+            out.append(flat[slots].reshape(p.weight.shape))
+        else:
+            local = structure["weight_index"][start:start + count] - weight_start
+            out.append(np.bincount(local, weights=flat[slots],
+                                   minlength=p.weight.size).reshape(p.weight.shape))
+        start += count
+        weight_start += p.weight.size
     return out
