@@ -96,7 +96,8 @@ def from_nir(graph: Any, dt_ms: float, *, reset: str | None = None, refractory: 
             ``metadata["asyncsim"]["reset"]`` if exported by asyncsim, else ``"hard"``.
         refractory: asyncsim's refractoriness within a forward pass (NIR has no such notion).
         name: the network's name.
-        max_dense_weights: refuse convolutions whose dense expansion exceeds this many weights.
+        max_dense_weights: refuse a convolution composed with other linear nodes (expanded
+            densely) when its matrix would exceed this many weights.
     """
     if not (isinstance(dt_ms, (int, float)) and math.isfinite(dt_ms) and dt_ms > 0):
         raise InputError(f"dt: expected a timestep in milliseconds > 0, got {dt_ms!r}")

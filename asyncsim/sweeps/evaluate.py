@@ -81,8 +81,7 @@ def _profile(point: Point, base_dir: str) -> HardwareProfile:
 
 
 def _dataset(ds: dict[str, Any], base_dir: str):
-    data = load_dataset(_local(ds["name"], base_dir), n_samples=ds["samples"], seed=ds["seed"])
-    return data.subset(ds["samples"]) if ds["samples"] and data.n_samples > ds["samples"] else data
+    return load_dataset(_local(ds["name"], base_dir), n_samples=ds["samples"], seed=ds["seed"])
 
 
 def _local(name: str, base_dir: str) -> str:
