@@ -171,7 +171,9 @@ def train(
             losses.append(grad.loss)
             correct += int(np.sum(report.predictions == data.labels[idx]))
             if on_batch is not None:
-                on_batch({"epoch": epoch, "batch": b, "batches": n_batches, "loss": grad.loss})
+                seen = min(data.n_samples, (b + 1) * config.batch_size)
+                on_batch({"epoch": epoch, "batch": b, "batches": n_batches, "loss": grad.loss,
+                          "accuracy": correct / seen})
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
                         "accuracy": correct / data.n_samples})
         if checkpoint is not None:

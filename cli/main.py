@@ -225,7 +225,8 @@ def train_command(model, data, samples, test_samples, mode, forward_group, epoch
 
     def on_batch(info):
         if bar is not None:
-            bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}")
+            bar.set_postfix(epoch=info["epoch"] + 1, loss=f"{info['loss']:.3f}",
+                            accuracy=f"{info['accuracy']:.3f}")
             bar.update(1)
 
     try:

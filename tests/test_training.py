@@ -86,3 +86,13 @@ def test_scaled_cross_entropy_matches_its_finite_differences():
         numeric[index] = (scaled_cross_entropy(bumped, labels, 0.3)[0] - loss) / 1e-6
     np.testing.assert_allclose(grad, numeric, atol=1e-5)
     assert loss == pytest.approx(scaled_cross_entropy(counts * 0.3, labels, 1.0)[0])
+
+
+def test_progress_reports_loss_and_running_accuracy():
+    net = random_feedforward([10, 12, 2], seed=1, gain=1.5, tau_m_ms=3.0, dt_ms=1.0)
+    seen = []
+    _, history = train(net, _task(), TrainConfig(epochs=1, batch_size=16, learning_rate=0.02),
+                       on_batch=seen.append)
+    assert [s["batch"] for s in seen] == [0, 1, 2]
+    assert all(0.0 <= s["accuracy"] <= 1.0 and s["loss"] > 0 for s in seen)
+    assert seen[-1]["accuracy"] == pytest.approx(history[-1]["accuracy"])
