@@ -170,3 +170,36 @@ def test_nir_data_files(tmp_path):
     broken.write_bytes(b"\x89HDF\r\n")
     with pytest.raises(InputError, match="broken.nir: not a readable NIR data file"):
         read_nir_data(broken)
+
+
+def test_tonic_datasets_through_tonics_interface(monkeypatch):
+    """tonic is not a dependency; a stand-in with tonic's dataset interface (class attributes
+    sensor_size and classes, indexing gives (events, label)) checks our side of it."""
+    import sys
+    import types
+
+    class FakeGesture:
+        sensor_size = (128, 128, 2)
+        classes = [f"g{i}" for i in range(11)]
+
+        def __init__(self, save_to, train):
+            self.save_to, self.train = save_to, train
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            events = np.array([(1_000 * (i + 1), 5, 9, 1), (45_000, 127, 127, 0)],
+                              dtype=EVENT)
+            return events, i + 4
+
+    fake = types.ModuleType("tonic")
+    fake.datasets = types.SimpleNamespace(FakeGesture=FakeGesture)
+    monkeypatch.setitem(sys.modules, "tonic", fake)
+    data = load_dataset("tonic:FakeGesture:/nowhere", n_samples=2)
+    assert data.inputs.shape == (2, 75, 2048) and list(data.labels) == [4, 5]
+    assert data.n_classes == 11 and data.dt_ms == 20.0
+    on = (1 * 32 + 9 // 4) * 32 + 5 // 4  # polarity 1, pooled pixel (1, 2)
+    assert data.inputs[0, 0, on] == 1 and data.inputs[0, 2, 32 * 32 - 1] == 1
+    with pytest.raises(InputError, match="tonic dataset 'Nope'"):
+        load_dataset("tonic:Nope:/nowhere")
