@@ -10,30 +10,8 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_text_atomic
+from .kernel.codes import COUNTER_NAMES
 from .metrics import DEFAULT_METRICS
-
-#: Per-sample event counters written by the kernel, in its column order.
-COUNTER_NAMES = (
-    "sops",
-    "input_sops",
-    "effective_sops",
-    "delivered_spikes",
-    "delivered_input_events",
-    "dropped_by_network_dropout",
-    "dropped_pending",
-    "dropped_input_spikes",
-    "barrier_messages",
-    "guard_stops",
-    "neuron_updates",
-    "routed_spikes",
-    "hops",
-    "critical_sops",
-    "critical_neuron_updates",
-    "critical_hops",
-    "trace_selection_length",
-    "trace_exemption_length",
-    "trace_input_length",
-)
 
 
 @dataclass

@@ -218,87 +218,63 @@ class Simulator:
                                  f"got {labels.shape}")
         policy, group, sync, barriers = self._effective()
         c, cfg = self.compiled, self.config
-        out = _allocate(n_samples, frames.shape[1], c, cfg.histogram_bins)
-        m = self.mapping
-        if m is None:
-            empty = np.zeros(0, dtype=np.int64)
-            cores = (np.zeros(c.n_neurons, dtype=np.int64),
-                     np.zeros(c.fanout_start.shape[0], dtype=np.int64), empty, empty, empty, 0)
-        else:
-            cores = (m.core_of, m.route_start, m.route_core, m.route_synapses, m.route_hops,
-                     m.n_cores)
+        net = kernel.network_arrays(c)
+        chip = kernel.chip_arrays(c.n_neurons, c.fanout_start.shape[0] - 1, self.mapping,
+                                  self.core_quota, self.u_low, self.u_high)
+        settings = kernel.run_settings(
+            seed=cfg.seed, policy_code=policy.code, forward_group=group,
+            stop_code=STOPS[cfg.stop], steps_after_output=cfg.steps_after_output,
+            momentum_noise=cfg.momentum_noise, queued_input=cfg.input_mode == "queued",
+            prioritize_input=cfg.prioritize_input, refractory_dropout=cfg.refractory_dropout,
+            input_dropout=cfg.input_dropout, network_dropout=cfg.network_dropout,
+            emit_barriers=barriers, max_steps=cfg.max_steps, sync_threshold=sync)
+        out = kernel.allocate_outputs(n_samples, frames.shape[1], c.n_outputs, c.n_layers,
+                                      cfg.histogram_bins)
         batch = batch_size or max(1, min(n_samples, 256))
         previous_threads = numba.get_num_threads()
         if threads is not None:
             numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-        no_record = np.zeros((n_samples, 3), dtype=np.int64), *(np.zeros(0, np.int64),) * 3
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=n_samples, unit="sample", desc="simulating", leave=False)
+        no_record = kernel.recording()
         try:
             for start in range(0, n_samples, batch):
                 stop = min(n_samples, start + batch)
-                views = {k: v[start:stop] for k, v in out.items()}
-                kernel.run_batch(
-                    first_sample_index + start, c.fanout_start, c.targets, c.weights,
-                    c.target_first, c.nonzero_fanout, c.layer_of, c.threshold, c.decay,
-                    c.soft_reset, c.refractory, c.is_output, sync, c.input_fanin, self.u_low,
-                    self.u_high, c.output_offset, frames[start:stop], cfg.seed, policy.code,
-                    group, STOPS[cfg.stop], cfg.steps_after_output, float(cfg.momentum_noise),
-                    cfg.input_mode == "queued", bool(cfg.prioritize_input),
-                    float(cfg.refractory_dropout), float(cfg.input_dropout),
-                    float(cfg.network_dropout), barriers, cfg.max_steps, policy.compiled_key,
-                    *cores, self.core_quota,
-                    views["output_counts"], views["output_membrane"], views["spikes_per_layer"],
-                    views["counters"], views["steps"], views["spikes_to_output"],
-                    views["reactivity"], False, no_record[0][start:stop], *no_record[1:],
-                )
+                kernel.run_batch(first_sample_index + start, net, chip, settings,
+                                 policy.compiled_key, frames[start:stop],
+                                 kernel.outputs_slice(out, start, stop), no_record)
                 if bar is not None:
                     bar.update(stop - start)
         finally:
             if bar is not None:
                 bar.close()
             numba.set_num_threads(previous_threads)
-        trace = self._record(frames, out, first_sample_index, cores, sync, policy, group,
-                             barriers) if record else None
-        counters = out.pop("counters")
+        trace = None
+        if record:
+            from .trace import Trace
+
+            lengths = out.counters[:, [COUNTER_NAMES.index(name) for name in (
+                "trace_selection_length", "trace_exemption_length", "trace_input_length")]]
+            ends = np.cumsum(lengths, axis=0)
+            rec = kernel.recording(ends - lengths, tuple(ends[-1]) if len(ends) else (0, 0, 0))
+            again = kernel.allocate_outputs(n_samples, frames.shape[1], c.n_outputs,
+                                            c.n_layers, cfg.histogram_bins)
+            kernel.run_batch(first_sample_index, net, chip, settings, policy.compiled_key,
+                             frames, again, rec)
+            if not np.array_equal(again.output_counts, out.output_counts):
+                raise RuntimeError("recording run differs from the first run")  # cannot happen
+            trace = Trace.from_streams(self.effective_config(), self.network, out.steps,
+                                       rec.offsets, [rec.selection, rec.exemptions, rec.inputs])
+        arrays = {k: v for k, v in out._asdict().items() if k != "counters"}
+        arrays["steps"] = out.steps
         for i, name in enumerate(COUNTER_NAMES):
-            out[name] = counters[:, i]
-        report = Report.from_arrays(out, labels, self.network, self.effective_config())
+            arrays[name] = out.counters[:, i]
+        report = Report.from_arrays(arrays, labels, self.network, self.effective_config())
         report.trace = trace
         return report
-
-    def _record(self, frames, first_run, first_sample_index, cores, sync, policy, group,
-                barriers):
-        """Run again, recording; stream sizes come from the first run's counters."""
-        from .trace import Trace
-
-        c, cfg = self.compiled, self.config
-        lengths = first_run["counters"][:, [COUNTER_NAMES.index(name) for name in (
-            "trace_selection_length", "trace_exemption_length", "trace_input_length")]]
-        ends = np.cumsum(lengths, axis=0)
-        offsets = np.ascontiguousarray(ends - lengths)
-        streams = [np.zeros(int(ends[-1, k]) if len(ends) else 0, dtype=np.int64)
-                   for k in range(3)]
-        again = _allocate(frames.shape[0], frames.shape[1], c, cfg.histogram_bins)
-        kernel.run_batch(
-            first_sample_index, c.fanout_start, c.targets, c.weights, c.target_first,
-            c.nonzero_fanout, c.layer_of, c.threshold, c.decay, c.soft_reset, c.refractory,
-            c.is_output, sync, c.input_fanin, self.u_low, self.u_high, c.output_offset, frames,
-            cfg.seed, policy.code, group, STOPS[cfg.stop], cfg.steps_after_output,
-            float(cfg.momentum_noise), cfg.input_mode == "queued", bool(cfg.prioritize_input),
-            float(cfg.refractory_dropout), float(cfg.input_dropout), float(cfg.network_dropout),
-            barriers, cfg.max_steps, policy.compiled_key, *cores, self.core_quota,
-            again["output_counts"], again["output_membrane"], again["spikes_per_layer"],
-            again["counters"], again["steps"], again["spikes_to_output"], again["reactivity"],
-            True, offsets, *streams,
-        )
-        if not np.array_equal(again["output_counts"], first_run["output_counts"]):
-            raise RuntimeError("recording run differs from the first run")  # cannot happen
-        return Trace.from_streams(self.effective_config(), self.network, first_run["steps"],
-                                  offsets, streams)
 
     def _check_inputs(self, inputs: Any) -> np.ndarray:
         a = np.asarray(inputs)

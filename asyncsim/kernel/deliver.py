@@ -1,0 +1,145 @@
+"""Delivery: one source's messages to its targets, and a forward step's whole selection."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .codes import (
+    DELIVERED_INPUT_EVENTS,
+    DELIVERED_SPIKES,
+    DELIVERED_THIS_PASS,
+    DROPPED_BY_NETWORK_DROPOUT,
+    EFFECTIVE_SOPS,
+    HOPS,
+    INPUT_SOPS,
+    MAX_ROUTE_HOPS,
+    N_NEXT,
+    N_RANGES,
+    NEXT_BASE,
+    ROUTED_SPIKES,
+    SELECTION_AT,
+    SOPS,
+    STAMP,
+    TRACE_SELECTION_LENGTH,
+)
+from .heap import sort_ints
+from .rng import uniform
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def deliver_source(src, amplitude, with_current, count_messages, net, state, front, stamp,
+                   next_base, n_next, n_ranges):
+    """Send ``src``'s messages (currents scaled by ``amplitude`` when ``with_current``) and
+    register its targets for the next integration. Returns the new ``(n_next, n_ranges)``.
+    Message counts take effect when the next step begins, whatever the order of evaluation.
+
+    Targets that form one contiguous run (every dense projection) take the fast path: one
+    vectorized loop adds the currents, and the run becomes (or joins) an entry in the list of
+    target ranges, which counts the currents and messages it carried; the counts reach the
+    neurons when the range is expanded, once per step. Other sources update and list their
+    targets one by one.
+    """
+    start = net.fanout_start[src]
+    end = net.fanout_start[src + 1]
+    first = net.target_first[src]
+    if first >= 0:
+        size = end - start
+        if with_current:
+            x = state.x
+            weights = net.weights
+            # unsigned indices: Numba then skips its negative-index check and vectorizes
+            ufirst = np.uint64(first)
+            ustart = np.uint64(start)
+            for i in range(np.uint64(size)):
+                x[ufirst + i] += weights[ustart + i] * amplitude
+        range_size = front.range_size
+        r = front.range_slot[first]
+        if not (front.range_mark[first] == stamp and range_size[r] == size):
+            r = n_ranges
+            n_ranges += 1
+            front.range_mark[first] = stamp
+            front.range_slot[first] = r
+            front.range_first[r] = first
+            range_size[r] = size
+            front.range_currents[r] = 0
+            front.range_messages[r] = 0
+        if with_current:
+            front.range_currents[r] += 1
+        if count_messages:
+            front.range_messages[r] += 1
+    else:
+        targets, weights, x = net.targets, net.weights, state.x
+        currents, new_messages = state.currents, state.new_messages
+        marked, listed = front.marked, front.listed
+        for j in range(start, end):
+            tgt = targets[j]
+            if with_current:
+                x[tgt] += weights[j] * amplitude
+                currents[tgt] += 1
+            if count_messages:
+                new_messages[tgt] += 1
+            if marked[tgt] != stamp:
+                marked[tgt] = stamp
+                listed[next_base + n_next] = tgt
+                n_next += 1
+    return n_next, n_ranges
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def deliver_selected(n_selected, sample, net, chip, settings, state, front, queue, work, out,
+                     rec, at, rng):
+    """Deliver the ``n_selected`` spikes in ``queue.selected`` (in source order, so that the
+    summed currents do not depend on how the pending pool happens to be arranged), applying
+    network dropout, and count SOPs, routes and hops."""
+    selected = queue.selected
+    counters = out.counters
+    n_neurons = state.u.shape[0]
+    if n_selected > 1:
+        sort_ints(selected, n_selected)
+    counters[sample, TRACE_SELECTION_LENGTH] += 1 + n_selected
+    sel_at = at[SELECTION_AT]
+    if rec.enabled:
+        rec.selection[sel_at] = n_selected
+        sel_at += 1
+    stamp, next_base = at[STAMP], at[NEXT_BASE]
+    n_next, n_ranges = at[N_NEXT], at[N_RANGES]
+    track_cores = chip.n_cores > 0
+    for k in range(n_selected):
+        src = selected[k]
+        if settings.network_dropout > 0.0 and src < n_neurons:
+            if uniform(rng) < settings.network_dropout:
+                counters[sample, DROPPED_BY_NETWORK_DROPOUT] += 1
+                if rec.enabled:
+                    rec.selection[sel_at] = -(src + 1)
+                    sel_at += 1
+                continue
+        if rec.enabled:
+            rec.selection[sel_at] = src
+            sel_at += 1
+        fanout = net.fanout_start[src + 1] - net.fanout_start[src]
+        amplitude = 1.0
+        if src < n_neurons:
+            counters[sample, SOPS] += fanout
+            counters[sample, EFFECTIVE_SOPS] += net.nonzero_fanout[src]
+            counters[sample, DELIVERED_SPIKES] += 1
+        else:
+            c = state.input_count[src - n_neurons]
+            amplitude = float(c)
+            counters[sample, INPUT_SOPS] += c * fanout
+            counters[sample, EFFECTIVE_SOPS] += c * net.nonzero_fanout[src]
+            counters[sample, DELIVERED_INPUT_EVENTS] += 1
+        at[DELIVERED_THIS_PASS] += 1
+        if track_cores:
+            for e in range(chip.route_start[src], chip.route_start[src + 1]):
+                work.sops[chip.route_core[e]] += chip.route_synapses[e]
+                counters[sample, ROUTED_SPIKES] += 1
+                counters[sample, HOPS] += chip.route_hops[e]
+                if chip.route_hops[e] > at[MAX_ROUTE_HOPS]:
+                    at[MAX_ROUTE_HOPS] = chip.route_hops[e]
+        n_next, n_ranges = deliver_source(
+            src, amplitude, True, settings.sync_in_use, net, state, front, stamp, next_base,
+            n_next, n_ranges)
+    at[SELECTION_AT] = sel_at
+    at[N_NEXT] = n_next
+    at[N_RANGES] = n_ranges

@@ -1,0 +1,145 @@
+"""The kernel's arguments, in named groups: what it reads (network, chip, run settings) and what
+it writes (outputs, recording). Each group is a named tuple of flat arrays and scalars, so that
+compiled functions take a handful of arguments and read fields by name.
+
+Python builds the groups once per run (:func:`network_arrays`, :func:`chip_arrays`,
+:func:`run_settings`, :func:`allocate_outputs`, :func:`recording`); the field types never change,
+so Numba's on-disk cache serves every run.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+from .codes import N_COUNTERS
+
+NetworkArrays = namedtuple("NetworkArrays", (
+    "fanout_start",    # (N + N_in + 1,) int64 CSR row pointers over sources
+    "targets",         # (synapses,) int64 target neuron of each synapse
+    "weights",         # (synapses,) float64
+    "target_first",    # (N + N_in,) int64 first target of a contiguous run of targets, or -1
+    "nonzero_fanout",  # (N + N_in,) int64 synapses with a non-zero weight
+    "layer_of",        # (N,) int64
+    "threshold",       # (N,) float64
+    "decay",           # (N,) float64 membrane factor between passes
+    "soft_reset",      # (N,) uint8
+    "refractory",      # (N,) uint8
+    "is_output",       # (N,) uint8
+    "input_fanin",     # (N,) int64 presynaptic input features
+    "output_offset",   # int: first output neuron
+))
+
+ChipArrays = namedtuple("ChipArrays", (
+    "core_of",         # (N,) int64 core of each neuron (zeros without a chip)
+    "route_start",     # (N + N_in + 1,) int64 CSR over the cores each source reaches
+    "route_core",      # int64 target core of each route
+    "route_synapses",  # int64 synapses on that core
+    "route_hops",      # int64 mesh hops to that core
+    "n_cores",         # int: 0 without a chip (no per-core accounting)
+    "core_quota",      # int: most spikes a core may deliver per forward step (0: no quota)
+    "u_low",           # (N,) float64 lowest membrane value (state precision)
+    "u_high",          # (N,) float64 highest membrane value
+))
+
+RunSettings = namedtuple("RunSettings", (
+    "seed", "policy", "forward_group", "stop", "steps_after_output", "momentum_noise",
+    "queued_input", "prioritize_input", "refractory_dropout", "input_dropout",
+    "network_dropout", "emit_barriers", "max_steps",
+    "sync_threshold",  # (N,) int64 messages a neuron needs in a pass before it may fire
+    "sync_in_use",     # bool: any synchronization threshold above 0
+))
+
+Outputs = namedtuple("Outputs", (
+    "output_counts",     # (S, outputs) int64
+    "output_membrane",   # (S, outputs) float64 after the last pass
+    "spikes_per_layer",  # (S, layers) int64
+    "counters",          # (S, N_COUNTERS) int64, columns in codes.COUNTER_NAMES
+    "steps",             # (S, T) int64 forward steps of each pass
+    "spikes_to_output",  # (S, T) int64 deliveries before the first output spike, or -1
+    "reactivity",        # (S, bins) int64 spikes by currents integrated before them
+))
+
+Recording = namedtuple("Recording", (
+    "enabled",     # bool
+    "offsets",     # (S, 3) int64 start of each sample's part of each stream
+    "selection",   # int64 stream (see asyncsim.trace)
+    "exemptions",  # int64 stream of (timestep, step, neuron) triples
+    "inputs",      # int64 stream of (timestep, feature, surviving count) triples
+))
+
+
+def network_arrays(compiled: Any) -> NetworkArrays:
+    """The kernel's view of a :class:`~asyncsim.compile.CompiledNetwork`."""
+    c = compiled
+    return NetworkArrays(c.fanout_start, c.targets, c.weights, c.target_first, c.nonzero_fanout,
+                         c.layer_of, c.threshold, c.decay, c.soft_reset, c.refractory,
+                         c.is_output, c.input_fanin, int(c.output_offset))
+
+
+def chip_arrays(n_neurons: int, n_sources: int, mapping: Any = None, core_quota: int = 0,
+                u_low: np.ndarray | None = None, u_high: np.ndarray | None = None) -> ChipArrays:
+    """Core placement, routes, quota and membrane bounds; without a ``mapping`` (a
+    :class:`~asyncsim.hardware.mapping.CoreMapping`) no per-core work is counted."""
+    low = np.full(n_neurons, -np.inf) if u_low is None else np.asarray(u_low, np.float64)
+    high = np.full(n_neurons, np.inf) if u_high is None else np.asarray(u_high, np.float64)
+    if mapping is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return ChipArrays(np.zeros(n_neurons, np.int64), np.zeros(n_sources + 1, np.int64),
+                          empty, empty, empty, 0, int(core_quota), low, high)
+    m = mapping
+    return ChipArrays(m.core_of, m.route_start, m.route_core, m.route_synapses, m.route_hops,
+                      int(m.n_cores), int(core_quota), low, high)
+
+
+def run_settings(*, seed: int, policy_code: int, forward_group: int, stop_code: int,
+                 steps_after_output: int, momentum_noise: float, queued_input: bool,
+                 prioritize_input: bool, refractory_dropout: float, input_dropout: float,
+                 network_dropout: float, emit_barriers: bool, max_steps: int,
+                 sync_threshold: np.ndarray) -> RunSettings:
+    """Run settings with fixed scalar types (so that the compiled kernel is reused)."""
+    sync = np.ascontiguousarray(sync_threshold, dtype=np.int64)
+    return RunSettings(int(seed), int(policy_code), int(forward_group), int(stop_code),
+                       int(steps_after_output), float(momentum_noise), bool(queued_input),
+                       bool(prioritize_input), float(refractory_dropout), float(input_dropout),
+                       float(network_dropout), bool(emit_barriers), int(max_steps), sync,
+                       bool(np.any(sync > 0)))
+
+
+def allocate_outputs(n_samples: int, n_timesteps: int, n_outputs: int, n_layers: int,
+                     histogram_bins: int) -> Outputs:
+    """Zeroed outputs for ``n_samples`` samples."""
+    return Outputs(
+        np.zeros((n_samples, n_outputs), dtype=np.int64),
+        np.zeros((n_samples, n_outputs)),
+        np.zeros((n_samples, n_layers), dtype=np.int64),
+        np.zeros((n_samples, N_COUNTERS), dtype=np.int64),
+        np.zeros((n_samples, n_timesteps), dtype=np.int64),
+        np.full((n_samples, n_timesteps), -1, dtype=np.int64),
+        np.zeros((n_samples, histogram_bins), dtype=np.int64),
+    )
+
+
+def outputs_slice(out: Outputs, start: int, stop: int) -> Outputs:
+    """The outputs of samples ``start .. stop - 1`` (views: the kernel writes through)."""
+    return Outputs(*(a[start:stop] for a in out))
+
+
+def recording(offsets: np.ndarray | None = None,
+              lengths: tuple[int, int, int] | None = None) -> Recording:
+    """Recording buffers: streams of the given total ``lengths`` written from ``offsets``
+    (S, 3); without arguments, recording is off."""
+    if offsets is None:
+        empty = np.zeros(0, dtype=np.int64)
+        return Recording(False, np.zeros((0, 3), dtype=np.int64), empty, empty, empty)
+    streams = [np.zeros(int(n), dtype=np.int64) for n in lengths]
+    return Recording(True, np.ascontiguousarray(offsets, dtype=np.int64), *streams)
+
+
+def recording_slice(rec: Recording, start: int, stop: int) -> Recording:
+    """The recording of samples ``start .. stop - 1`` (streams are shared, offsets sliced)."""
+    if not rec.enabled:
+        return rec
+    return rec._replace(offsets=rec.offsets[start:stop])

@@ -1,0 +1,187 @@
+"""The frame of a forward pass: its start (decay, fresh pass state, input), its stop condition,
+and its end (dropped spikes, per-core accounting)."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from .codes import (
+    CRITICAL_HOPS,
+    CRITICAL_NEURON_UPDATES,
+    CRITICAL_SOPS,
+    DELIVERED_THIS_PASS,
+    DROPPED_INPUT_SPIKES,
+    DROPPED_PENDING,
+    EFFECTIVE_SOPS,
+    FIRST_OUTPUT_STEP,
+    GUARD_STOPS,
+    INPUT_AT,
+    INPUT_SOPS,
+    MAX_ROUTE_HOPS,
+    N_INPUT_PENDING,
+    N_NEXT,
+    N_PENDING,
+    N_RANGES,
+    NEXT_BASE,
+    POLICY_MOMENTUM,
+    POLICY_RANDOM,
+    POLICY_USER,
+    STAMP,
+    STEP,
+    STOP_ON_OUTPUT,
+    TRACE_INPUT_LENGTH,
+)
+from .deliver import deliver_source
+from .heap import heap_push
+from .rng import uniform
+
+_NO_PRIORITY = -np.inf  # key that puts prioritized input events before everything else
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, out, rec, at,
+               rng):
+    """Start pass ``t``: decay membranes, clear the pass state, and bring in the input
+    (currents at once, or queued events)."""
+    u, decay = state.u, net.decay
+    for n in range(u.shape[0]):
+        u[n] *= decay[n]
+        state.x[n] = 0.0
+        state.in_refractory[n] = 0
+        state.fired[n] = 0
+        state.barrier_sent[n] = 0
+        state.messages[n] = net.input_fanin[n]
+        state.currents[n] = 0
+    at[STAMP] += 1
+    at[N_NEXT] = 0
+    at[N_RANGES] = 0
+    at[N_PENDING] = 0
+    at[N_INPUT_PENDING] = 0  # random pool with prioritized input: inputs sit at the front
+    at[FIRST_OUTPUT_STEP] = -1
+    at[DELIVERED_THIS_PASS] = 0
+    at[MAX_ROUTE_HOPS] = 0
+    at[STEP] = 0
+    _bring_in_input(t, sample, net, settings, user_key, inputs[sample, t], state, front, queue,
+                    out, rec, at, rng)
+    if settings.sync_in_use:
+        # silent inputs count as barrier messages: first-layer neurons must get evaluated
+        stamp, next_base, n_next = at[STAMP], at[NEXT_BASE], at[N_NEXT]
+        for n in range(u.shape[0]):
+            if net.input_fanin[n] > 0 and front.marked[n] != stamp:
+                front.marked[n] = stamp
+                front.listed[next_base + n_next] = n
+                n_next += 1
+        at[N_NEXT] = n_next
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _bring_in_input(t, sample, net, settings, user_key, frame, state, front, queue, out, rec,
+                    at, rng):
+    """The surviving input spikes of this pass: delivered at once (aggregated input), or
+    queued as events."""
+    counters = out.counters
+    n_neurons = state.u.shape[0]
+    use_heap = settings.policy != POLICY_RANDOM
+    stamp, next_base = at[STAMP], at[NEXT_BASE]
+    n_next, n_ranges = at[N_NEXT], at[N_RANGES]
+    n_pending, n_input_pending = at[N_PENDING], at[N_INPUT_PENDING]
+    for ui in range(np.uint64(frame.shape[0])):
+        c = np.int64(frame[ui])
+        if c == 0:
+            state.input_count[ui] = 0
+            continue
+        if settings.input_dropout > 0.0:
+            kept = 0
+            for _ in range(c):
+                if uniform(rng) >= settings.input_dropout:
+                    kept += 1
+            counters[sample, DROPPED_INPUT_SPIKES] += c - kept
+            c = kept
+            counters[sample, TRACE_INPUT_LENGTH] += 3
+            if rec.enabled:
+                in_at = at[INPUT_AT]
+                rec.inputs[in_at] = t
+                rec.inputs[in_at + 1] = np.int64(ui)
+                rec.inputs[in_at + 2] = c
+                at[INPUT_AT] = in_at + 3
+        state.input_count[ui] = c
+        if c == 0:
+            continue
+        src = n_neurons + np.int64(ui)
+        start, end = net.fanout_start[src], net.fanout_start[src + 1]
+        if settings.queued_input:
+            for j in range(start, end):
+                state.messages[net.targets[j]] -= 1  # counted again when the event is delivered
+            if use_heap:
+                if settings.prioritize_input:
+                    key = _NO_PRIORITY
+                elif settings.policy == POLICY_MOMENTUM:
+                    key = 0.0
+                elif settings.policy == POLICY_USER:
+                    key = user_key(src, -1, float(c), -1)
+                else:  # FIFO and layer order: inputs come first
+                    key = -1.0
+                n_pending = heap_push(queue.key, queue.tie, queue.src, n_pending, key, src, src)
+            else:
+                pool = queue.src
+                pool[n_pending] = src
+                if settings.prioritize_input:
+                    # keep input events in front of the pool
+                    pool[n_pending] = pool[n_input_pending]
+                    pool[n_input_pending] = src
+                    n_input_pending += 1
+                n_pending += 1
+        else:
+            counters[sample, INPUT_SOPS] += c * (end - start)
+            counters[sample, EFFECTIVE_SOPS] += c * net.nonzero_fanout[src]
+            n_next, n_ranges = deliver_source(src, float(c), True, False, net, state, front,
+                                              stamp, next_base, n_next, n_ranges)
+    at[N_NEXT], at[N_RANGES] = n_next, n_ranges
+    at[N_PENDING], at[N_INPUT_PENDING] = n_pending, n_input_pending
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def pass_is_over(sample, settings, out, at):
+    """Count the forward step just evaluated and check the stop conditions: the output
+    condition, nothing pending and nothing in flight, or the max-steps guard."""
+    at[STEP] += 1
+    step = at[STEP]
+    first_output = at[FIRST_OUTPUT_STEP]
+    if settings.stop == STOP_ON_OUTPUT and first_output >= 0:
+        if step > first_output + settings.steps_after_output:
+            return True
+    if at[N_PENDING] == 0 and at[N_NEXT] == 0 and at[N_RANGES] == 0:
+        return True
+    if step >= settings.max_steps:
+        out.counters[sample, GUARD_STOPS] += 1
+        return True
+    return False
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def close_step(sample, work, out, at):
+    """Add the busiest core's work and the longest route of this step to the critical-path
+    counters, and start the next step's accounting."""
+    most_sops = 0
+    most_updates = 0
+    for c in range(work.sops.shape[0]):
+        if work.sops[c] > most_sops:
+            most_sops = work.sops[c]
+        if work.updates[c] > most_updates:
+            most_updates = work.updates[c]
+        work.sops[c] = 0
+        work.updates[c] = 0
+    out.counters[sample, CRITICAL_SOPS] += most_sops
+    out.counters[sample, CRITICAL_NEURON_UPDATES] += most_updates
+    out.counters[sample, CRITICAL_HOPS] += at[MAX_ROUTE_HOPS]
+    at[MAX_ROUTE_HOPS] = 0
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def end_pass(t, sample, chip, work, out, at):
+    """Close pass ``t``: its forward steps, and the spikes still pending (dropped)."""
+    if chip.n_cores > 0:  # the last step evaluated neurons but delivered nothing
+        close_step(sample, work, out, at)
+    out.steps[sample, t] = at[STEP]
+    out.counters[sample, DROPPED_PENDING] += at[N_PENDING]
