@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_text_atomic
-from .kernel.codes import COUNTER_NAMES
 from .metrics import DEFAULT_METRICS
 
 

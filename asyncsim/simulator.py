@@ -12,9 +12,10 @@ import numpy as np
 from . import kernel
 from .compile import CompiledNetwork, compile_network
 from .errors import InputError
+from .kernel.codes import COUNTER_NAMES
 from .network import Network
 from .policies import SchedulingPolicy, resolve_policy
-from .report import COUNTER_NAMES, Report
+from .report import Report
 
 STOPS = {"drain": kernel.STOP_DRAIN, "on_output": kernel.STOP_ON_OUTPUT}
 INPUT_MODES = ("aggregated", "queued")

@@ -1,0 +1,405 @@
+"""Differentiable replay of a recorded schedule, compiled: forward replay and event-based reverse
+pass of one sample (the semantics and choices are documented in :mod:`asyncsim.gradient`).
+
+The forward replay re-runs the recorded selection with the given weights and logs, in
+chronological order, every firing event, every evaluation that did not fire but carries
+gradient (outputs; hidden neurons with ``silent_hidden``) and every delivery. The reverse pass
+walks these logs backwards keeping one adjoint per membrane: its time and memory follow the
+number of delivered currents and events, not forward steps x neurons.
+
+As in the simulation kernel, :func:`replay_sample` allocates and everything below it runs
+without reference counting. Errors come back as status codes (:mod:`.codes`), never through the
+loss.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numba as nb
+import numpy as np
+
+from .codes import NEEDS_ROOM, OK, TRACE_MISMATCH
+
+ReplayTrace = namedtuple("ReplayTrace", (
+    "inputs",         # (S, T, N_in) uint8 spike counts
+    "steps",          # (S, T) int64 forward steps of each recorded pass
+    "selection",      # int64 recorded selection stream (see asyncsim.trace)
+    "exemptions",     # (E, 3) int64 this sample's (timestep, step, neuron), in that order
+    "survivors",      # (I, 3) int64 this sample's (timestep, feature, surviving count)
+    "use_survivors",  # bool: input dropout was on (survivors replace the inputs)
+))
+
+LossSpec = namedtuple("LossSpec", (
+    "labels",         # (S,) int64 class indices; < 0: start from ``upstream``
+    "upstream",       # (S, outputs) float64 dloss/dcounts of any loss
+    "alpha",          # float: steepness of the arctan surrogate
+    "silent_hidden",  # bool: hidden neurons below threshold pass gradient too
+    "n_samples",      # int: the cross-entropy is a mean over this many samples
+))
+
+EventLog = namedtuple("EventLog", (
+    "ev_neuron", "ev_pass", "ev_step", "ev_upre",  # firing events
+    "ev_next",        # next pending event of the same neuron (-1: none)
+    "sl_neuron", "sl_pass", "sl_step", "sl_u",     # evaluations that did not fire
+    "dl_event", "dl_pass", "dl_step",              # deliveries (of firing events)
+    "frozen_from",    # (T, N) forward step from which a neuron is refractory in a pass
+    "counts",         # (T, N_in) input counts used in each pass
+    "sizes",          # [events, silent evaluations, deliveries]
+))
+
+ReplayState = namedtuple("ReplayState", (
+    "u", "x",
+    "touched",        # == stamp: listed for the next evaluation
+    "listed",
+    "exempt_at",      # == stamp: exempt from refractoriness in this step
+    "head", "tail",   # per neuron: its oldest and newest pending event
+    "at",             # [stamp, listed count, selection position, exemption row, survivor row]
+))
+_STAMP, _N_LISTED, _SELECTION, _EXEMPTION, _SURVIVOR = range(5)
+_EVENTS, _SILENT, _DELIVERIES = range(3)
+
+Adjoints = namedtuple("Adjoints", (
+    "lam",            # (N,) adjoint of each membrane
+    "ev_ds",          # dloss / d(spike value) of each firing event
+    "sl_ds",          # the same for each silent evaluation
+    "dcount",         # (outputs,) dloss / dcounts
+    "position",       # reverse cursors: [delivery, event, silent evaluation]
+))
+
+
+@nb.njit(cache=True)
+def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dweights, losses):
+    """Forward replay and reverse pass of sample ``s``: adds its gradient to ``dweights``,
+    writes its loss to ``losses[s]`` and its output counts to ``out_counts[s]``. Returns
+    :data:`OK`, :data:`NEEDS_ROOM` (more than ``capacity`` events: call again with more) or
+    :data:`TRACE_MISMATCH`."""
+    n, n_inputs = net.layer_of.shape[0], trace.inputs.shape[2]
+    n_steps_total = trace.steps.shape[1]
+    log = EventLog(
+        np.empty(capacity, np.int64), np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64), np.empty(capacity), np.full(capacity, -1, np.int64),
+        np.empty(capacity, np.int64), np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64), np.empty(capacity),
+        np.empty(capacity, np.int64), np.empty(capacity, np.int64),
+        np.empty(capacity, np.int64),
+        np.full((n_steps_total, n), 1 << 40, np.int64),
+        np.zeros((n_steps_total, n_inputs), np.int64), np.zeros(3, np.int64))
+    st = ReplayState(np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.empty(n, np.int64),
+                     np.zeros(n, np.int64), np.full(n, -1, np.int64),
+                     np.full(n, -1, np.int64), np.zeros(5, np.int64))
+    st.at[_STAMP] = 1
+    st.at[_SELECTION] = selection_start
+    adj = Adjoints(np.zeros(n), np.zeros(capacity), np.zeros(capacity),
+                   np.empty(out_counts.shape[1]), np.zeros(3, np.int64))
+    return _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses)
+
+
+@nb.njit(cache=True, _nrt=False)
+def _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses):
+    status = _forward(s, net, trace, spec, log, st, out_counts)
+    if status != OK:
+        return status
+    dcount = adj.dcount
+    if spec.labels[s] < 0:
+        for k in range(dcount.shape[0]):
+            dcount[k] = spec.upstream[s, k]
+        losses[s] = 0.0
+    else:
+        losses[s] = _cross_entropy(out_counts[s], spec.labels[s], spec.n_samples, dcount)
+    _reverse(s, net, trace, spec, log, adj, dweights)
+    return OK
+
+
+# --------------------------------------------------------------------------------------------
+# Forward replay
+
+
+@nb.njit(cache=True, _nrt=False)
+def _forward(s, net, trace, spec, log, st, out_counts):
+    for t in range(trace.steps.shape[1]):
+        _start_pass(s, t, net, trace, log, st)
+        n_steps = trace.steps[s, t]
+        for i in range(n_steps):
+            status = _evaluate(s, t, i, net, spec, log, st, trace.exemptions, out_counts)
+            if status != OK:
+                return status
+            if i == n_steps - 1:
+                break  # the last step of a pass only evaluates
+            status = _deliver_recorded(t, i, net, trace.selection, log, st)
+            if status != OK:
+                return status
+    return OK
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _list(st, tgt, stamp):
+    if st.touched[tgt] != stamp:
+        st.touched[tgt] = stamp
+        st.listed[st.at[_N_LISTED]] = tgt
+        st.at[_N_LISTED] += 1
+
+
+@nb.njit(cache=True, _nrt=False)
+def _start_pass(s, t, net, trace, log, st):
+    """Decay, fresh pass state, and the input currents of pass ``t`` (aggregated input)."""
+    u, x, decay = st.u, st.x, net.decay
+    for n in range(u.shape[0]):
+        u[n] *= decay[n]
+        x[n] = 0.0
+        st.head[n] = -1
+        st.tail[n] = -1
+    st.at[_STAMP] += 1
+    st.at[_N_LISTED] = 0
+    stamp = st.at[_STAMP]
+    counts = log.counts
+    n_inputs = counts.shape[1]
+    for f in range(n_inputs):
+        counts[t, f] = trace.inputs[s, t, f]
+    if trace.use_survivors:
+        for f in range(n_inputs):
+            counts[t, f] = 0
+        sv = st.at[_SURVIVOR]
+        while sv < trace.survivors.shape[0] and trace.survivors[sv, 0] == t:
+            counts[t, trace.survivors[sv, 1]] = trace.survivors[sv, 2]
+            sv += 1
+        st.at[_SURVIVOR] = sv
+    n_neurons = u.shape[0]
+    for f in range(n_inputs):
+        c = counts[t, f]
+        if c > 0:
+            src = n_neurons + f
+            for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
+                tgt = net.targets[j]
+                x[tgt] += net.weights[j] * c
+                _list(st, tgt, stamp)
+
+
+@nb.njit(cache=True, _nrt=False)
+def _evaluate(s, t, i, net, spec, log, st, exemptions, out_counts):
+    """Forward step ``i`` of pass ``t``: integrate and evaluate the listed neurons, logging
+    firing events and the silent evaluations that carry gradient."""
+    ex = st.at[_EXEMPTION]
+    while ex < exemptions.shape[0] and exemptions[ex, 0] == t and exemptions[ex, 1] == i:
+        st.exempt_at[exemptions[ex, 2]] = st.at[_STAMP]
+        ex += 1
+    st.at[_EXEMPTION] = ex
+    n_now = st.at[_N_LISTED]
+    st.at[_STAMP] += 1
+    st.at[_N_LISTED] = 0
+    stamp = st.at[_STAMP]
+    u, x, threshold = st.u, st.x, net.threshold
+    capacity = log.ev_neuron.shape[0]
+    for k in range(n_now):
+        n = st.listed[k]
+        if log.frozen_from[t, n] < i:
+            x[n] = 0.0
+            continue
+        u[n] += x[n]
+        x[n] = 0.0
+        if (net.is_output[n] or spec.silent_hidden) and u[n] <= threshold[n]:
+            q = log.sizes[_SILENT]
+            if q == capacity:
+                return NEEDS_ROOM
+            log.sl_neuron[q] = n
+            log.sl_pass[q] = t
+            log.sl_step[q] = i
+            log.sl_u[q] = u[n]
+            log.sizes[_SILENT] = q + 1
+        if u[n] > threshold[n]:
+            e = log.sizes[_EVENTS]
+            if e == capacity:
+                return NEEDS_ROOM
+            log.sizes[_EVENTS] = e + 1
+            _log_event(s, t, i, n, e, net, log, st, stamp, out_counts)
+    return OK
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _log_event(s, t, i, n, e, net, log, st, stamp, out_counts):
+    """Neuron ``n`` fires (event ``e``): log it, reset, freeze (unless exempt), and count it
+    as output or add it to the neuron's pending events."""
+    u = st.u
+    log.ev_neuron[e] = n
+    log.ev_pass[e] = t
+    log.ev_step[e] = i
+    log.ev_upre[e] = u[n]
+    log.ev_next[e] = -1
+    if net.soft_reset[n]:
+        u[n] -= net.threshold[n]
+    else:
+        u[n] = 0.0
+    exempt = st.exempt_at[n] == stamp - 1
+    if net.refractory[n] and not exempt and log.frozen_from[t, n] > i:
+        log.frozen_from[t, n] = i
+    if net.is_output[n]:
+        out_counts[s, n - net.output_offset] += 1
+    elif st.tail[n] < 0:
+        st.head[n] = e
+        st.tail[n] = e
+    else:
+        log.ev_next[st.tail[n]] = e
+        st.tail[n] = e
+
+
+@nb.njit(cache=True, _nrt=False)
+def _deliver_recorded(t, i, net, selection, log, st):
+    """Deliver the selection recorded for step ``i`` of pass ``t``: each entry takes its
+    neuron's oldest pending event (a dropped entry only removes it)."""
+    at = st.at[_SELECTION]
+    k = selection[at]
+    at += 1
+    stamp = st.at[_STAMP]
+    capacity = log.dl_event.shape[0]
+    for _ in range(k):
+        entry = selection[at]
+        at += 1
+        src = entry if entry >= 0 else -entry - 1
+        e = st.head[src]
+        if e < 0:
+            return TRACE_MISMATCH  # the trace does not belong to these weights and inputs
+        st.head[src] = log.ev_next[e]
+        if st.head[src] < 0:
+            st.tail[src] = -1
+        if entry < 0:
+            continue  # removed by network dropout
+        d = log.sizes[_DELIVERIES]
+        if d == capacity:
+            return NEEDS_ROOM
+        log.dl_event[d] = e
+        log.dl_pass[d] = t
+        log.dl_step[d] = i
+        log.sizes[_DELIVERIES] = d + 1
+        for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
+            tgt = net.targets[j]
+            st.x[tgt] += net.weights[j]
+            _list(st, tgt, stamp)
+    st.at[_SELECTION] = at
+    return OK
+
+
+# --------------------------------------------------------------------------------------------
+# Loss and reverse pass
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _surrogate(v, alpha):
+    a = np.pi * alpha * v / 2.0
+    return (alpha / 2.0) / (1.0 + a * a)
+
+
+@nb.njit(cache=True, _nrt=False)
+def _cross_entropy(counts, y, n_samples, dcount):
+    """Cross-entropy of softmax(counts) for class ``y``; writes dloss/dcounts / n_samples."""
+    n_out = counts.shape[0]
+    top = counts[0]
+    for k in range(n_out):
+        top = max(top, counts[k])
+    total = 0.0
+    for k in range(n_out):
+        total += np.exp(counts[k] - top)
+    for k in range(n_out):
+        dcount[k] = (np.exp(counts[k] - top) / total - (1.0 if k == y else 0.0)) / n_samples
+    return -(counts[y] - top - np.log(total))
+
+
+@nb.njit(cache=True, _nrt=False)
+def _reverse(s, net, trace, spec, log, adj, dweights):
+    """Walk the logs backwards, pass by pass and step by step."""
+    for e in range(log.sizes[_EVENTS]):
+        n = log.ev_neuron[e]
+        if net.is_output[n]:
+            adj.ev_ds[e] = adj.dcount[n - net.output_offset]
+    pos = adj.position
+    pos[0] = log.sizes[_DELIVERIES] - 1
+    pos[1] = log.sizes[_EVENTS] - 1
+    pos[2] = log.sizes[_SILENT] - 1
+    lam = adj.lam
+    n_inputs = log.counts.shape[1]
+    n_neurons = lam.shape[0]
+    for t in range(trace.steps.shape[1] - 1, -1, -1):
+        n_steps = trace.steps[s, t]
+        for i in range(n_steps - 1, -1, -1):
+            _reverse_silent_deliveries(t, i, i == n_steps - 1, net, log, adj)
+            _reverse_deliveries(t, i, net, log, adj, dweights)
+            _reverse_events(t, i, net, spec.alpha, log, adj)
+            _reverse_silent(t, i, net, spec.alpha, log, adj)
+        # input currents integrated at step 0
+        for fi in range(n_inputs):
+            c = log.counts[t, fi]
+            if c > 0:
+                src = n_neurons + fi
+                for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
+                    dweights[j] += c * lam[net.targets[j]]
+        for n in range(n_neurons):
+            lam[n] *= net.decay[n]
+
+
+@nb.njit(cache=True, _nrt=False)
+def _reverse_silent_deliveries(t, i, last_step, net, log, adj):
+    """dloss/ds of the silent evaluations of step ``i``: an output's zero spike adds to its
+    count; a hidden one (``silent_hidden``) is integrated by its targets at the next step."""
+    r = adj.position[2]
+    while r >= 0 and log.sl_pass[r] == t and log.sl_step[r] == i:
+        n = log.sl_neuron[r]
+        if net.is_output[n]:
+            adj.sl_ds[r] = adj.dcount[n - net.output_offset]
+        elif not last_step:
+            for j in range(net.fanout_start[n], net.fanout_start[n + 1]):
+                tgt = net.targets[j]
+                if i + 1 <= log.frozen_from[t, tgt]:
+                    adj.sl_ds[r] += net.weights[j] * adj.lam[tgt]
+        r -= 1
+
+
+@nb.njit(cache=True, _nrt=False)
+def _reverse_deliveries(t, i, net, log, adj, dweights):
+    """Deliveries of step ``i``: weight gradients and dloss/ds of the delivered events."""
+    d = adj.position[0]
+    lam = adj.lam
+    while d >= 0 and log.dl_pass[d] == t and log.dl_step[d] == i:
+        e = log.dl_event[d]
+        src = log.ev_neuron[e]
+        grad_s = 0.0
+        for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
+            tgt = net.targets[j]
+            if i + 1 <= log.frozen_from[t, tgt]:
+                g = lam[tgt]
+                grad_s += net.weights[j] * g
+                dweights[j] += g
+        adj.ev_ds[e] += grad_s
+        d -= 1
+    adj.position[0] = d
+
+
+@nb.njit(cache=True, _nrt=False)
+def _reverse_events(t, i, net, alpha, log, adj):
+    """Firing events of step ``i``: through the spike's surrogate and the reset."""
+    f = adj.position[1]
+    lam = adj.lam
+    while f >= 0 and log.ev_pass[f] == t and log.ev_step[f] == i:
+        n = log.ev_neuron[f]
+        v = log.ev_upre[f] - net.threshold[n]
+        if net.soft_reset[n]:
+            ds = adj.ev_ds[f] - lam[n] * net.threshold[n]
+            lam[n] = lam[n] + ds * _surrogate(v, alpha)
+        else:
+            ds = adj.ev_ds[f] - lam[n] * log.ev_upre[f]
+            lam[n] = ds * _surrogate(v, alpha)
+        f -= 1
+    adj.position[1] = f
+
+
+@nb.njit(cache=True, _nrt=False)
+def _reverse_silent(t, i, net, alpha, log, adj):
+    """Silent evaluations of step ``i``: s = H(u - U_thr) = 0 adds to the count or is
+    delivered; the reset u (1 - s) or u - s U_thr (soft) still depends on u through s."""
+    q = adj.position[2]
+    lam = adj.lam
+    while q >= 0 and log.sl_pass[q] == t and log.sl_step[q] == i:
+        n = log.sl_neuron[q]
+        grad = _surrogate(log.sl_u[q] - net.threshold[n], alpha)
+        through_reset = net.threshold[n] if net.soft_reset[n] else log.sl_u[q]
+        lam[n] = lam[n] * (1.0 - through_reset * grad) + adj.sl_ds[q] * grad
+        q -= 1
+    adj.position[2] = q
