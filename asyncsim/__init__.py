@@ -11,6 +11,7 @@ Typical use::
 
 from . import datasets, metrics, policies
 from .compile import CompiledNetwork, compile_network
+from .config import RunConfig, SimConfig
 from .errors import InputError
 from .model_io import load_model, save_model, shipped_models
 from .network import (
@@ -21,15 +22,17 @@ from .network import (
     feedforward,
     random_feedforward,
 )
+from .placement import ChipModel
 from .policies import SchedulingPolicy, user_policy
 from .report import Report
-from .simulator import SimConfig, Simulator, early_decision, simulate
+from .simulator import Simulator, early_decision, simulate
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CompiledNetwork", "ConvProjection", "DenseProjection", "InputError", "Layer", "Network",
-    "Report", "SchedulingPolicy", "SimConfig", "Simulator", "compile_network", "datasets",
-    "early_decision", "feedforward", "load_model", "metrics", "policies", "random_feedforward",
-    "save_model", "shipped_models", "simulate", "user_policy", "__version__",
+    "ChipModel", "CompiledNetwork", "ConvProjection", "DenseProjection", "InputError", "Layer",
+    "Network", "Report", "RunConfig", "SchedulingPolicy", "SimConfig", "Simulator",
+    "compile_network", "datasets", "early_decision", "feedforward", "load_model", "metrics",
+    "policies", "random_feedforward", "save_model", "shipped_models", "simulate", "user_policy",
+    "__version__",
 ]

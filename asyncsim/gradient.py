@@ -72,10 +72,10 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     neurons that stay below threshold at an evaluation pass surrogate gradient too (see the
     module documentation)."""
     cfg = trace.config
-    if cfg.get("input_mode", "aggregated") != "aggregated":
+    if cfg.input_mode != "aggregated":
         raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
                          "input only so far")
-    if cfg.get("sync_threshold", 0) not in (0, "0") or cfg.get("synchronization") == "layer":
+    if cfg.sync_threshold != 0 or cfg.synchronization == "layer":
         raise InputError("trace: config 'sync_threshold': the gradient does not support "
                          "synchronization thresholds yet; record a layered schedule with the "
                          "layer policy and F >= every layer instead")
@@ -91,7 +91,7 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     if trace.n_samples != S or trace.steps.shape[1] != inputs.shape[1]:
         raise InputError(f"trace: recorded for {trace.n_samples} samples x "
                          f"{trace.steps.shape[1]} timesteps, got inputs {inputs.shape[:2]}")
-    use_survivors = float(cfg.get("input_dropout", 0) or 0) > 0
+    use_survivors = cfg.input_dropout > 0
     net = kernel.network_arrays(c)
     spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S)
     dweights = np.zeros(c.weights.shape[0])

@@ -6,12 +6,9 @@ output layer), ``N`` all neurons. Per-sample quantities are averaged over sample
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from .report import Report
 
 
 class Metric:
@@ -20,7 +17,8 @@ class Metric:
     name = ""
     unit = ""
 
-    def compute(self, report: Report) -> float | None:
+    def compute(self, report: Any) -> float | None:
+        """The metric of ``report`` (an :class:`asyncsim.report.Report`)."""
         raise NotImplementedError
 
 
@@ -43,7 +41,7 @@ class ActivationDensity(Metric):
 
     def compute(self, report):
         hidden = report.per_sample["spikes_per_layer"][:, :-1].sum(axis=1)
-        return float(np.mean(hidden) / max(1, report.network["n_hidden"]))
+        return float(np.mean(hidden) / max(1, report.network.n_hidden))
 
 
 class SynapticOperations(Metric):
@@ -86,7 +84,7 @@ class ActivationSparsity(Metric):
 
     def compute(self, report):
         spikes = report.per_sample["spikes_per_layer"].sum()
-        slots = report.network["n_neurons"] * report.n_timesteps * report.n_samples
+        slots = report.network.n_neurons * report.n_timesteps * report.n_samples
         return float(1.0 - min(1.0, spikes / max(1, slots)))
 
 
@@ -96,7 +94,7 @@ class ConnectionSparsity(Metric):
     name = "ConnectionSparsity"
 
     def compute(self, report):
-        return float(report.network["connection_sparsity"])
+        return float(report.network.connection_sparsity)
 
 
 class Footprint(Metric):
@@ -107,7 +105,7 @@ class Footprint(Metric):
     unit = "bytes"
 
     def compute(self, report):
-        return float(report.network["footprint_bytes"])
+        return float(report.network.footprint_bytes)
 
 
 class Energy(Metric):
@@ -117,7 +115,7 @@ class Energy(Metric):
     unit = "J/sample"
 
     def compute(self, report):
-        e = report.config.get("energy_per_sop_pj")
+        e = report.config.energy_per_sop_pj
         if e is None:
             return None
         return float(np.mean(report.per_sample["sops"]) * e * 1e-12)

@@ -2,15 +2,99 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .atomic import write_text_atomic
+from .config import RunConfig
 from .metrics import DEFAULT_METRICS
+
+
+@dataclass
+class HardwareResult:
+    """The chip part of a report (means per inference).
+
+    Attributes:
+        profile: the profile's name.
+        style: its synchronization style (``barrier``, ``timer``, ``asynchronous``).
+        settings: the simulator settings the profile implied, after the user's overrides.
+        core_quota: spikes per core and forward step on a timer chip, else None.
+        weights_quantized_bits: weight precision used, or None (float weights).
+        accuracy_unquantized: accuracy of the same run with float weights, or None.
+        mapping: the core placement's summary (strategy, cores used, utilization, ...).
+        energy_j: energy per inference by term and its ``total`` (joules).
+        energy_apart_j: energies reported but not in the total (joules).
+        latency_s: latency per inference (seconds).
+        unknown_figures: figures the style uses that the profile does not know (counted 0).
+        warnings: what the user should know (e.g. a neuron model the chip lacks).
+    """
+
+    profile: str
+    style: str
+    settings: dict[str, Any]
+    core_quota: int | None
+    weights_quantized_bits: int | None
+    accuracy_unquantized: float | None
+    mapping: dict[str, Any]
+    energy_j: dict[str, float]
+    energy_apart_j: dict[str, float]
+    latency_s: float
+    unknown_figures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HardwareResult:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class NetworkFacts:
+    """What a report records of the network it ran.
+
+    Attributes:
+        name, architecture: identification (architecture such as ``2312-64-64-64-10``).
+        layers: layer names, in order.
+        n_neurons, n_hidden: all neurons, and those of every layer but the output layer.
+        trained: the model's ``trained`` metadata (None: not said).
+        connection_sparsity: zero weights / all weights.
+        footprint_bytes: 4 bytes per weight and per neuron parameter or state value
+            (membrane, threshold, decay).
+    """
+
+    name: str
+    architecture: str
+    layers: list[str]
+    n_neurons: int
+    n_hidden: int
+    trained: bool | None
+    connection_sparsity: float
+    footprint_bytes: int
+
+    @classmethod
+    def of(cls, network: Any) -> NetworkFacts:
+        weights = [p.weight for p in network.projections]
+        n_weights = sum(w.size for w in weights)
+        zeros = sum(int(np.sum(w == 0)) for w in weights)
+        return cls(network.name, network.architecture(), [layer.name for layer in network.layers],
+                   network.n_neurons, network.n_hidden, network.metadata.get("trained"),
+                   zeros / max(1, n_weights), 4 * (n_weights + 3 * network.n_neurons))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NetworkFacts:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
 
 
 @dataclass
@@ -34,28 +118,15 @@ class Report:
 
     per_sample: dict[str, np.ndarray]
     labels: np.ndarray | None
-    network: dict[str, Any]
-    config: dict[str, Any]
-    hardware: dict[str, Any] | None = None
+    network: NetworkFacts
+    config: RunConfig
+    hardware: HardwareResult | None = None
     trace: Any = None
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], labels: np.ndarray | None, network,
-                    config: dict[str, Any]) -> Report:
-        weights = [p.weight for p in network.projections]
-        n_weights = sum(w.size for w in weights)
-        zeros = sum(int(np.sum(w == 0)) for w in weights)
-        info = {
-            "name": network.name,
-            "architecture": network.architecture(),
-            "layers": [layer.name for layer in network.layers],
-            "n_neurons": network.n_neurons,
-            "n_hidden": network.n_hidden,
-            "trained": network.metadata.get("trained"),
-            "connection_sparsity": zeros / max(1, n_weights),
-            "footprint_bytes": 4 * (n_weights + 3 * network.n_neurons),
-        }
-        return cls(arrays, labels, info, config)
+                    config: RunConfig) -> Report:
+        return cls(arrays, labels, NetworkFacts.of(network), config)
 
     # -- basic facts -----------------------------------------------------------------------
     @property
@@ -70,7 +141,7 @@ class Report:
     def predictions(self) -> np.ndarray:
         """(S,) predicted class: argmax of output spike counts (or of output membranes with
         ``readout="membrane"``); ties go to the lowest class index."""
-        key = "output_membrane" if self.config.get("readout") == "membrane" else "output_counts"
+        key = "output_membrane" if self.config.readout == "membrane" else "output_counts"
         return np.argmax(self.per_sample[key], axis=1)
 
     @property
@@ -84,82 +155,88 @@ class Report:
     def spikes_per_layer(self) -> dict[str, float]:
         """Mean spikes per sample in each layer."""
         means = self.per_sample["spikes_per_layer"].mean(axis=0)
-        return {name: float(v) for name, v in zip(self.network["layers"], means, strict=True)}
+        return {name: float(v) for name, v in zip(self.network.layers, means, strict=True)}
 
     def reactivity_histogram(self) -> np.ndarray:
         """Spikes by the number of currents integrated before them, summed over samples."""
         return self.per_sample["reactivity"].sum(axis=0)
 
-    def latency_distribution(self) -> np.ndarray:
-        """Spikes delivered before the first output spike, for every pass that had one."""
-        s = self.per_sample["spikes_to_output"]
-        return s[s >= 0]
-
     # -- output ----------------------------------------------------------------------------
     def summary(self) -> str:
         """A readable table of the configuration and the aggregate metrics."""
-        from .metrics import DEFAULT_METRICS as metrics
-
-        net = self.network
-        trained = {True: "trained", False: "UNTRAINED"}.get(net.get("trained"), "")
-        lines = [
-            f"model        {net['name']} ({net['architecture']}) {trained}".rstrip(),
-            f"samples      {self.n_samples} x {self.n_timesteps} timesteps",
-            "execution    " + ", ".join(
-                f"{k}={self.config[k]}" for k in ("policy", "forward_group", "stop",
-                                                  "synchronization") if k in self.config),
-            "",
-            f"{'metric':<28}{'value':>14}  unit",
-            f"{'-' * 28}{'-' * 14}  {'-' * 16}",
-        ]
         values = self.metrics()
-        for m in metrics:
-            v = values[m.name]
-            if v is None:
-                continue
-            text = f"{v:.4g}" if abs(v) < 1e5 else f"{v:.4e}"
-            lines.append(f"{m.name:<28}{text:>14}  {m.unit}")
+        lines = self._header_lines() + self._metric_lines(values)
         if self.hardware:
-            hw = self.hardware
-            lines += ["", f"chip         {hw['profile']} ({hw['style']}); mapping: "
-                      + ", ".join(f"{k} {v}" for k, v in hw["mapping"].items())]
-            lines.append(f"{'energy per inference':<28}{hw['energy_j']['total']:>14.4e}  J")
-            for term, value in hw["energy_j"].items():
-                if term != "total":
-                    lines.append(f"{'  ' + term:<28}{value:>14.4e}  J")
-            for term, value in hw["energy_apart_j"].items():
-                lines.append(f"{'  (apart) ' + term:<28}{value:>14.4e}  J, not in the total")
-            lines.append(f"{'latency per inference':<28}{hw['latency_s']:>14.4e}  s")
-            if hw.get("weights_quantized_bits"):
-                text = f"weights quantized to {hw['weights_quantized_bits']} bits"
-                if hw.get("accuracy_unquantized") is not None:
-                    text += f"; accuracy with float weights {hw['accuracy_unquantized']:.4g}"
-                lines.append(text)
-            for warning in hw.get("warnings", []):
-                lines.append(f"WARNING: {warning}")
-            if hw["unknown_figures"]:
-                lines.append("unknown figures (counted as 0): " + ", ".join(hw["unknown_figures"]))
+            lines += self._hardware_lines(self.hardware)
         lines.append("")
         lines.append("spikes per layer (mean per sample): " + ", ".join(
             f"{k} {v:.1f}" for k, v in self.spikes_per_layer().items()))
         guard = values["guard_stops"]
         if guard:
             lines.append(f"WARNING: {int(guard)} passes hit the max-steps guard "
-                         f"({self.config.get('max_steps')} steps) and were cut short")
+                         f"({self.config.max_steps} steps) and were cut short")
         return "\n".join(lines)
+
+    def _header_lines(self) -> list[str]:
+        net, cfg = self.network, self.config
+        trained = {True: "trained", False: "UNTRAINED"}.get(net.trained, "")
+        group = f"{cfg.core_quota} per core" if cfg.core_quota else cfg.forward_group
+        return [
+            f"model        {net.name} ({net.architecture}) {trained}".rstrip(),
+            f"samples      {self.n_samples} x {self.n_timesteps} timesteps",
+            f"execution    policy={cfg.policy}, forward_group={group}, stop={cfg.stop}, "
+            f"synchronization={cfg.synchronization}",
+            "",
+            f"{'metric':<28}{'value':>14}  unit",
+            f"{'-' * 28}{'-' * 14}  {'-' * 16}",
+        ]
+
+    @staticmethod
+    def _metric_lines(values: dict[str, float | None]) -> list[str]:
+        from .metrics import DEFAULT_METRICS
+
+        lines = []
+        for m in DEFAULT_METRICS:
+            v = values[m.name]
+            if v is None:
+                continue
+            text = f"{v:.4g}" if abs(v) < 1e5 else f"{v:.4e}"
+            lines.append(f"{m.name:<28}{text:>14}  {m.unit}")
+        return lines
+
+    @staticmethod
+    def _hardware_lines(hw: HardwareResult) -> list[str]:
+        lines = ["", f"chip         {hw.profile} ({hw.style}); mapping: "
+                 + ", ".join(f"{k} {v}" for k, v in hw.mapping.items())]
+        lines.append(f"{'energy per inference':<28}{hw.energy_j['total']:>14.4e}  J")
+        for term, value in hw.energy_j.items():
+            if term != "total":
+                lines.append(f"{'  ' + term:<28}{value:>14.4e}  J")
+        for term, value in hw.energy_apart_j.items():
+            lines.append(f"{'  (apart) ' + term:<28}{value:>14.4e}  J, not in the total")
+        lines.append(f"{'latency per inference':<28}{hw.latency_s:>14.4e}  s")
+        if hw.weights_quantized_bits:
+            text = f"weights quantized to {hw.weights_quantized_bits} bits"
+            if hw.accuracy_unquantized is not None:
+                text += f"; accuracy with float weights {hw.accuracy_unquantized:.4g}"
+            lines.append(text)
+        lines += [f"WARNING: {warning}" for warning in hw.warnings]
+        if hw.unknown_figures:
+            lines.append("unknown figures (counted as 0): " + ", ".join(hw.unknown_figures))
+        return lines
 
     def to_dict(self, per_sample: bool = False) -> dict[str, Any]:
         """Plain data: network, config, metrics, spikes per layer, reactivity histogram and,
         with ``per_sample``, every per-sample array as nested lists."""
         d = {
-            "network": self.network,
-            "config": self.config,
+            "network": self.network.to_dict(),
+            "config": self.config.to_dict(),
             "n_samples": self.n_samples,
             "n_timesteps": self.n_timesteps,
             "metrics": self.metrics(),
             "spikes_per_layer": self.spikes_per_layer(),
             "reactivity_histogram": self.reactivity_histogram().tolist(),
-            "hardware": self.hardware,
+            "hardware": self.hardware.to_dict() if self.hardware else None,
         }
         if per_sample:
             d["per_sample"] = {k: v.tolist() for k, v in self.per_sample.items()}
@@ -177,8 +254,9 @@ class Report:
 
 
 def _plain(value: Any) -> Any:
+    """NumPy scalars and arrays as JSON values; anything else is a bug, not a string."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
-    return str(value)
+    raise TypeError(f"not JSON data: {type(value).__name__}")

@@ -78,7 +78,7 @@ def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
         return network.layers[layer].name, neuron - int(first[layer])
 
     S, T, n_in = inputs.shape
-    use_survivors = float(trace.config.get("input_dropout", 0) or 0) > 0
+    use_survivors = trace.config.input_dropout > 0
     per_sample = []
     for s in range(S):
         schedule = trace.schedule(s)

@@ -3,8 +3,9 @@
 A run with ``Simulator.run(..., record=True)`` (or ``asyncsim run --trace FILE``) records
 everything that made it what it was, beyond the weights and inputs: which spikes each forward
 step selected, where each pass stopped, and the outcome of every random regularizer. Replaying a
-trace with the same weights reproduces the run exactly, with no random numbers
-(:func:`asyncsim.reference.reference_run` with ``trace=``; tested).
+trace with the same weights reproduces the run exactly, with no random numbers: the differentiable
+replay (:mod:`asyncsim.gradient`) does it for training, and the reference implementation
+(:func:`asyncsim.reference.replay`) for checking a trace.
 
 File format (``.npz``, format version 1):
 
@@ -12,7 +13,7 @@ File format (``.npz``, format version 1):
 key                 shape        meaning
 ==================  ===========  ==============================================================
 format_version      ()           1
-config              ()           JSON text: the simulation settings used
+config              ()           JSON text: the simulation settings used (RunConfig)
 network             ()           JSON text: name and architecture of the network
 steps               (S, T)       forward steps of each pass; a pass has ``steps - 1`` selection
                                  steps (its last step only evaluates)
@@ -40,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_bytes_atomic
+from .config import RunConfig
 from .errors import InputError
 
 FORMAT_VERSION = 1
@@ -49,7 +51,7 @@ FORMAT_VERSION = 1
 class Trace:
     """A recorded schedule (see the module documentation for the fields)."""
 
-    config: dict[str, Any]
+    config: RunConfig
     network: dict[str, Any]
     steps: np.ndarray
     selection: np.ndarray
@@ -62,7 +64,7 @@ class Trace:
         return int(self.steps.shape[0])
 
     @classmethod
-    def from_streams(cls, config: dict, network, steps: np.ndarray, offsets: np.ndarray,
+    def from_streams(cls, config: RunConfig, network, steps: np.ndarray, offsets: np.ndarray,
                      streams: list[np.ndarray]) -> Trace:
         """Assemble from the kernel's per-sample streams (``offsets``: (S, 3) starts)."""
         n = steps.shape[0]
@@ -74,8 +76,7 @@ class Trace:
                                                               streams[k].shape[0])) // 3)
             tables.append(np.column_stack([owner, triples]).astype(np.int64))
         info = {"name": network.name, "architecture": network.architecture()}
-        plain = json.loads(json.dumps(config, default=str))
-        return cls(plain, info, steps.astype(np.int64), streams[0], starts.astype(np.int64),
+        return cls(config, info, steps.astype(np.int64), streams[0], starts.astype(np.int64),
                    *tables)
 
     def schedule(self, sample: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
@@ -100,7 +101,8 @@ class Trace:
         """Write the trace as ``.npz`` (whole or not at all)."""
         buffer = io.BytesIO()
         np.savez_compressed(
-            buffer, format_version=np.int64(FORMAT_VERSION), config=json.dumps(self.config),
+            buffer, format_version=np.int64(FORMAT_VERSION),
+            config=json.dumps(self.config.to_dict()),
             network=json.dumps(self.network), steps=self.steps, selection=self.selection,
             selection_offsets=self.selection_offsets, exemptions=self.exemptions,
             input_survivors=self.input_survivors)
@@ -137,25 +139,13 @@ def load_trace(path: str | Path) -> Trace:
         if data[key].ndim != 2 or data[key].shape[1] != 4:
             raise InputError(f"{path}: key '{key}': expected shape (k, 4), got "
                              f"{data[key].shape}")
-    return Trace(json.loads(str(data["config"])), json.loads(str(data["network"])),
+    try:
+        config = RunConfig.from_dict(json.loads(str(data["config"])))
+        network = json.loads(str(data["network"]))
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{path}: keys 'config'/'network': not the JSON of a run's settings "
+                         f"({exc})") from None
+    return Trace(config, network,
                  steps.astype(np.int64), data["selection"].astype(np.int64),
                  offsets.astype(np.int64), data["exemptions"].astype(np.int64),
                  data["input_survivors"].astype(np.int64))
-
-
-def replay(network, inputs: np.ndarray, trace: Trace) -> dict[str, np.ndarray]:
-    """Re-run the recorded schedule with ``network``'s weights (readable reference code, for
-    checking and small networks); returns per-sample arrays as the reference does."""
-    from .compile import compile_network
-    from .reference import reference_run
-
-    cfg = trace.config
-    sync = cfg.get("sync_threshold", 0)
-    if sync == "fan-in":
-        sync = compile_network(network).fanin
-    elif isinstance(sync, str):
-        raise InputError(f"trace: config 'sync_threshold' {sync!r} cannot be replayed")
-    return reference_run(network, inputs, trace=trace, input_mode=cfg.get("input_mode",
-                         "aggregated"), sync_threshold=sync,
-                         emit_barriers=bool(cfg.get("emit_barriers", False)),
-                         histogram_bins=int(cfg.get("histogram_bins", 64)))

@@ -8,17 +8,19 @@ from pathlib import Path
 
 import click
 
-from asyncsim import InputError, Simulator, load_model, random_feedforward, save_model
+from asyncsim import InputError, Simulator, load_model, save_model
+from asyncsim.config import SimConfig
 from asyncsim.datasets import BUILTIN as BUILTIN_DATA
 from asyncsim.datasets import load_dataset
 from asyncsim.hardware import ChipSimulator, load_profile, shipped_profiles
 from asyncsim.hardware.mapping import STRATEGIES
 from asyncsim.model_io import resolve_model_path, shipped_models
-from asyncsim.simulator import INPUT_MODES, READOUTS, STOPS, SYNCHRONIZATIONS
 from asyncsim.simulator import early_decision as early_decision_curve
 from asyncsim.sweeps import EXECUTORS, load_sweep, read_results, run_sweep
 from asyncsim.sweeps.plots import plot_report, plot_results
-from asyncsim.training import MODES, TrainConfig, train
+from asyncsim.training import TrainConfig, build_network, held_out_accuracy, train
+
+from .options import given, schema_options
 
 GENERATED = {
     "nmnist-like": "spatial, N-MNIST-shaped: 2312 features, 10 classes, 10 steps of 10 ms",
@@ -33,14 +35,27 @@ COSTS = ("energy_j", "energy", "latency_s", "sops", "spikes_to_first_output", "f
 
 
 class _Group(click.Group):
-    """Reports bad input as one line on standard error and exits with code 2."""
+    """Reports bad input, ours and click's usage errors alike, as one line on standard error
+    and exits with code 2 (no traceback, no usage block)."""
 
-    def invoke(self, ctx: click.Context):
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra):
         try:
-            return super().invoke(ctx)
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.UsageError as exc:
+            _fail(exc.format_message(), 2)
         except InputError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            ctx.exit(2)
+            _fail(str(exc), 2)
+        except click.ClickException as exc:
+            _fail(exc.format_message(), exc.exit_code)
+        except click.Abort:
+            _fail("aborted", 1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo("Error: " + " ".join(message.split()), err=True)
+    sys.exit(code)
 
 
 @click.group(cls=_Group)
@@ -52,31 +67,13 @@ def cli() -> None:
 @cli.command()
 @click.argument("model")
 @click.option("--data", default=None,
-              help="Dataset: a built-in name (nmnist-like, shd-like) or a .npz file "
-                   "[default: the model's own dataset].")
+              help=f"Dataset: a built-in name ({', '.join(BUILTIN_DATA)}) or a file (asyncsim "
+                   f"data list) [default: the model's own dataset].")
 @click.option("--samples", type=click.IntRange(min=1), default=256, show_default=True,
               help="Number of samples to simulate.")
-@click.option("--policy", default="random", show_default=True,
-              help="Scheduling policy: random (rs), momentum (ms), fifo, layer.")
-@click.option("--forward-group", "-F", type=int, default=8, show_default=True,
-              help="Forward group size F: spikes delivered per forward step.")
-@click.option("--stop", type=click.Choice(list(STOPS)), default="drain", show_default=True)
-@click.option("--steps-after-output", type=int, default=1, show_default=True,
-              help="Forward steps after the first output spike (--stop on_output).")
-@click.option("--momentum-noise", type=float, default=1e-6, show_default=True)
-@click.option("--input-mode", type=click.Choice(INPUT_MODES), default="aggregated",
-              show_default=True)
-@click.option("--prioritize-input", is_flag=True, help="Queued input goes first.")
-@click.option("--sync", "synchronization", type=click.Choice(SYNCHRONIZATIONS), default="none",
-              show_default=True, help="'layer': layer-synchronized execution.")
-@click.option("--readout", type=click.Choice(READOUTS), default="spike_count",
-              show_default=True)
-@click.option("--energy-per-sop-pj", type=float, default=None,
-              help="Energy of one synaptic operation, picojoules (e.g. 26 for uBrain).")
-@click.option("--max-steps", type=int, default=100_000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the simulation's random streams and of generated data.")
-@click.option("--threads", type=int, default=None, help="Numba threads [default: all].")
+@schema_options(SimConfig)
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Numba threads [default: all].")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Write the report (with per-sample arrays) to this JSON file.")
 @click.option("--progress/--no-progress", default=None,
@@ -95,38 +92,29 @@ def cli() -> None:
                    "output spike (comma list, e.g. 0,1,2,4; paper figure 5).")
 @click.option("--dt", "dt_ms", type=float, default=None,
               help="Timestep in milliseconds, for NIR models (NIR stores none).")
-@click.pass_context
-def run(ctx, model, data, samples, policy, forward_group, stop, steps_after_output,
-        momentum_noise, input_mode, prioritize_input, synchronization, readout,
-        energy_per_sop_pj, max_steps, seed, threads, json_path, progress, profile, mapping,
-        quantize, trace_path, early_decision, dt_ms):
+def run(model, data, samples, threads, json_path, progress, profile, mapping, quantize,
+        trace_path, early_decision, dt_ms, **parameters):
     """Simulate MODEL (a model YAML file, a folder, a shipped model's name, or a .nir file
     with --dt)."""
+    settings = given(parameters, SimConfig)
+    steps = _step_list(early_decision) if early_decision else None
     network = load_model(model, dt_ms=dt_ms)
+    seed = settings.get("seed", 0)
     dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
                            n_samples=samples, seed=seed)
     if dataset.n_samples > samples:
         dataset = dataset.subset(samples)
-    options = dict(policy=policy, forward_group=forward_group, stop=stop,
-                   steps_after_output=steps_after_output, momentum_noise=momentum_noise,
-                   input_mode=input_mode, prioritize_input=prioritize_input,
-                   synchronization=synchronization, readout=readout,
-                   energy_per_sop_pj=energy_per_sop_pj, max_steps=max_steps, seed=seed)
     if profile:
-        given = {k: v for k, v in options.items()
-                 if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
-        sim = ChipSimulator(network, profile, mapping=mapping, quantize=quantize,
-                            **{"seed": seed, **given})
+        sim = ChipSimulator(network, profile, mapping=mapping, quantize=quantize, **settings)
     else:
-        sim = Simulator(network, **options)
+        sim = Simulator(network, **settings)
     show = sys.stderr.isatty() if progress is None else progress
     report = sim.run(dataset.inputs, dataset.labels, threads=threads, progress=show,
                      batch_size=32 if show else None, record=trace_path is not None)
     click.echo(f"data         {dataset.name}")
     click.echo(report.summary())
     extra = {}
-    if early_decision:
-        steps = _step_list(early_decision)
+    if steps:
         inner = sim.simulator if profile else sim
         curve = early_decision_curve(inner, dataset.inputs, dataset.labels, steps,
                                      threads=threads)
@@ -155,36 +143,16 @@ def _step_list(text: str) -> list[int]:
 @cli.command("train")
 @click.argument("model")
 @click.option("--data", default="nmnist-like", show_default=True,
-              help="Training data: a built-in name or a .npz file.")
+              help="Training data: a built-in name or a file (asyncsim data list).")
 @click.option("--samples", type=click.IntRange(min=1), default=1024, show_default=True)
 @click.option("--test-samples", type=click.IntRange(min=0), default=256, show_default=True,
               help="Built-in data only: held-out samples (drawn with another seed) for the "
                    "test accuracy.")
-@click.option("--mode", type=click.Choice(MODES), default="unlayered-rs", show_default=True)
-@click.option("--forward-group", "-F", type=int, default=8, show_default=True)
-@click.option("--epochs", type=int, default=10, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
-@click.option("--lr", "learning_rate", type=float, default=5e-4, show_default=True)
-@click.option("--weight-decay", type=float, default=1e-5, show_default=True)
-@click.option("--input-dropout", type=float, default=0.0, show_default=True)
-@click.option("--refractory-dropout", type=float, default=0.0, show_default=True)
-@click.option("--momentum-noise", type=float, default=1e-6, show_default=True)
-@click.option("--alpha", type=float, default=2.0, show_default=True,
-              help="Steepness of the arctan surrogate.")
-@click.option("--stop", type=click.Choice(["drain", "on_output"]), default="drain",
-              show_default=True,
-              help="Stop condition of the simulated passes (train with the inference one).")
-@click.option("--steps-after-output", type=int, default=1, show_default=True)
-@click.option("--count-scale", type=float, default=1.0, show_default=True,
-              help="Loss: cross-entropy of softmax(count_scale x output spike counts).")
-@click.option("--silent-gradient/--no-silent-gradient", default=None,
-              help="Pass surrogate gradient through hidden neurons that stay below threshold "
-                   "[default: on for layered (BPTT), off for unlayered].")
-@click.option("--seed", type=int, default=0, show_default=True)
+@schema_options(TrainConfig)
 @click.option("--tau-m-ms", type=float, default=1.0, show_default=True,
-              help="For an architecture string: membrane time constant.")
+              help="For an architecture string: membrane time constant, milliseconds.")
 @click.option("--dt-ms", type=float, default=10.0, show_default=True,
-              help="For an architecture string: timestep.")
+              help="For an architecture string: timestep, milliseconds.")
 @click.option("--threshold", type=float, default=0.3, show_default=True,
               help="For an architecture string: U_thr.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
@@ -193,35 +161,21 @@ def _step_list(text: str) -> list[int]:
               help="Checkpoint file written after every epoch.")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint.")
 @click.option("--progress/--no-progress", default=None)
-def train_command(model, data, samples, test_samples, mode, forward_group, epochs, batch_size,
-                  learning_rate, weight_decay, input_dropout, refractory_dropout,
-                  momentum_noise, alpha, stop, steps_after_output, count_scale,
-                  silent_gradient, seed,
-                  tau_m_ms, dt_ms, threshold, out_path,
-                  checkpoint, resume, progress):
+def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold, out_path,
+                  checkpoint, resume, progress, **parameters):
     """Train MODEL (a model file, a shipped model, or an architecture such as
     2312-64-64-64-10) with the asynchronous schedule in the loop."""
-    if all(part.isdigit() for part in model.split("-")) and "-" in model:
-        network = random_feedforward([int(v) for v in model.split("-")], seed=seed,
-                                     tau_m_ms=tau_m_ms, dt_ms=dt_ms, threshold=threshold,
-                                     name=Path(out_path).stem)
-    else:
-        network = load_model(model)
-    train_set = load_dataset(data, n_samples=samples, seed=seed)
-    config = TrainConfig(mode=mode, forward_group=forward_group, epochs=epochs,
-                         batch_size=batch_size, learning_rate=learning_rate,
-                         weight_decay=weight_decay, input_dropout=input_dropout,
-                         refractory_dropout=refractory_dropout, momentum_noise=momentum_noise,
-                         alpha=alpha, stop=stop, steps_after_output=steps_after_output,
-                         silent_gradient=silent_gradient, count_scale=count_scale,
-                         seed=seed)
+    config = TrainConfig(**given(parameters, TrainConfig))
+    network = build_network(model, seed=config.seed, tau_m_ms=tau_m_ms, dt_ms=dt_ms,
+                            threshold=threshold, name=Path(out_path).stem)
+    train_set = load_dataset(data, n_samples=samples, seed=config.seed)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=epochs * -(-train_set.n_samples // batch_size), unit="batch",
-                   desc="training")
+        bar = tqdm(total=config.epochs * -(-train_set.n_samples // config.batch_size),
+                   unit="batch", desc="training")
 
     def on_batch(info):
         if bar is not None:
@@ -240,16 +194,13 @@ def train_command(model, data, samples, test_samples, mode, forward_group, epoch
                    f"train accuracy (during training) {h['accuracy']:.4f}")
     trained.name = Path(out_path).stem
     trained.metadata.update(dataset=data, produced_by="asyncsim " + " ".join(sys.argv[1:]),
-                            seed=seed)
-    if test_samples and data in BUILTIN_DATA:
-        test = load_dataset(data, n_samples=test_samples, seed=seed + 1_000_000)
-        options = config.simulator_options()
-        options.update(input_dropout=0.0, refractory_dropout=0.0)
-        accuracy = Simulator(trained, **options, seed=seed).run(test).accuracy
+                            seed=config.seed)
+    accuracy = held_out_accuracy(trained, data, test_samples, config)
+    if accuracy is not None:
         trained.metadata["test_accuracy"] = accuracy
         click.echo(f"test accuracy ({test_samples} held-out samples, training schedule): "
                    f"{accuracy:.4f}")
-    trained.description = f"trained ({mode}, F={forward_group}) on {data}"
+    trained.description = f"trained ({config.mode}, F={config.forward_group}) on {data}"
     save_model(trained, out_path)
     click.echo(f"model written to {out_path}")
 

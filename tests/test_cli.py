@@ -115,13 +115,14 @@ def test_run_with_profile_prints_energy_latency_and_overrides(tmp_path):
 def test_run_writes_a_trace_that_replays(tmp_path):
     from asyncsim import load_model
     from asyncsim.datasets import load_dataset
-    from asyncsim.trace import load_trace, replay
+    from asyncsim.reference import replay
+    from asyncsim.trace import load_trace
 
     path = tmp_path / "run.trace.npz"
     result = _run("run", "nmnist-untrained", "--samples", "2", "-F", "4", "--trace", str(path))
     assert result.exit_code == 0, result.output
     trace = load_trace(path)
-    assert trace.config["forward_group"] == 4 and trace.n_samples == 2
+    assert trace.config.forward_group == 4 and trace.n_samples == 2
     data = load_dataset("nmnist-like", n_samples=2, seed=0)
     replayed = replay(load_model("nmnist-untrained"), data.inputs, trace)
     np.testing.assert_array_equal(replayed["steps"], trace.steps)

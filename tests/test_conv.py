@@ -182,5 +182,5 @@ def test_a_convolutional_network_on_a_chip():
 
     inputs = random_inputs(2, 3, 128, rate=0.3, seed=9)
     report = ChipSimulator(vgg_like(seed=1), "speck").run(inputs)
-    assert report.hardware["mapping"]["cores_used"] >= 1
+    assert report.hardware.mapping["cores_used"] >= 1
     assert report.metrics()["sops"] > 0

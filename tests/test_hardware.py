@@ -32,9 +32,9 @@ def test_every_shipped_profile_runs_a_shipped_model(name):
     inputs = (rng.random((3, 2, 2312)) < 0.06).astype(np.uint8)
     report = ChipSimulator(net, name).run(inputs, np.zeros(3, dtype=int))
     hw = report.hardware
-    assert hw["profile"] == name
-    assert hw["energy_j"]["total"] >= 0 and hw["latency_s"] >= 0
-    assert hw["mapping"]["cores_used"] >= 1
+    assert hw.profile == name
+    assert hw.energy_j["total"] >= 0 and hw.latency_s >= 0
+    assert hw.mapping["cores_used"] >= 1
     assert report.per_sample["sops"].sum() > 0
     assert "chip" in report.summary()
 
@@ -59,15 +59,15 @@ def test_async_profile_with_f1_evaluates_after_every_current():
     grouped = ChipSimulator(net, "ideal-async", policy="fifo", forward_group=2).run(inputs)
     assert fifo.per_sample["output_counts"][0, 0] == 1
     assert grouped.per_sample["output_counts"][0, 0] == 0
-    assert fifo.hardware["settings"]["forward_group"] == 1
+    assert fifo.hardware.settings["forward_group"] == 1
 
 
 def test_overrides_win_and_are_reported():
     net = random_feedforward([10, 8, 4], seed=1, gain=2.0)
     chip = ChipSimulator(net, "ubrain", policy="momentum", forward_group=3, quantize=False)
     report = chip.run(random_inputs(2, 2, 10, seed=2))
-    assert report.config["policy"] == "momentum" and report.config["forward_group"] == 3
-    assert report.hardware["settings"]["policy"] == "momentum"
+    assert report.config.policy == "momentum" and report.config.forward_group == 3
+    assert report.hardware.settings["policy"] == "momentum"
 
 
 def test_paper_table_3_energy_with_only_energy_per_sop():
@@ -115,7 +115,7 @@ def test_timer_quota_lets_cores_run_in_parallel():
     chip = ChipSimulator(net, parse_profile(doc), quantize=False, forward_group=1)
     ps = chip.run(inputs).per_sample
     one_core = Simulator(net, policy="fifo", forward_group=1).run(inputs).per_sample
-    assert chip.simulator.mapping.n_cores == 5
+    assert chip.chip.mapping.n_cores == 5
     assert ps["steps"].sum() < one_core["steps"].sum()
 
 
@@ -154,8 +154,8 @@ def test_quantization_rounds_weights_and_reports_accuracy_effect():
               for p in chip.network.projections}
     assert max(levels) <= 15
     report = chip.run(random_inputs(4, 2, 10, seed=1), np.zeros(4, dtype=int))
-    assert report.hardware["weights_quantized_bits"] == 4
-    assert report.hardware["accuracy_unquantized"] is not None
+    assert report.hardware.weights_quantized_bits == 4
+    assert report.hardware.accuracy_unquantized is not None
 
 
 BROKEN = [
@@ -190,7 +190,7 @@ def test_broken_profiles_give_one_line_errors(tmp_path, edit, field):
     ("ubrain", "layer", None), ("ubrain", "fifo", 3)])
 @pytest.mark.parametrize("neurons_per_core", [3, 7])
 def test_simpy_reference_agrees_with_kernel(name, policy, group, neurons_per_core):
-    from asyncsim.hardware.simpy_reference import simpy_run
+    from asyncsim.reference import simpy_run
 
     net = random_feedforward([8, 6, 6, 3], seed=5, gain=2.5, tau_m_ms=3.0, dt_ms=1.0)
     inputs = random_inputs(3, 3, 8, rate=0.5, seed=4)
@@ -204,7 +204,7 @@ def test_simpy_reference_agrees_with_kernel(name, policy, group, neurons_per_cor
         overrides["forward_group"] = group  # per core on timer chips
     chip = ChipSimulator(net, profile, quantize=False, **overrides)
     kernel = chip.run(inputs).per_sample
-    expected = simpy_run(net, profile, chip.simulator.mapping, inputs, policy=policy,
+    expected = simpy_run(net, profile, chip.chip.mapping, inputs, policy=policy,
                          forward_group=group)
     for key in ("spikes_per_layer", "sops", "barrier_messages", "steps"):
         np.testing.assert_array_equal(kernel[key], expected[key], err_msg=key)
@@ -214,11 +214,12 @@ def test_simpy_reference_agrees_with_kernel(name, policy, group, neurons_per_cor
 def test_unsupported_neuron_type_is_reported():
     net = random_feedforward([10, 8, 4], seed=1, gain=2.0)  # LIF layers
     report = ChipSimulator(net, "speck").run(random_inputs(2, 2, 10, seed=1))
-    assert any("lif" in w and "speck" in w for w in report.hardware["warnings"])
+    assert any("lif" in w and "speck" in w for w in report.hardware.warnings)
     assert "WARNING" in report.summary()
 
 
 def test_state_precision_clips_membranes():
+    from asyncsim import ChipModel
     from asyncsim.hardware import quantize_weights, state_bounds
 
     # one input drives one neuron that never fires (threshold 100): its membrane would reach
@@ -228,15 +229,15 @@ def test_state_precision_clips_membranes():
     assert scales[0] == pytest.approx(0.9)
     bound = state_bounds(quantized, [0.3, 1.0], 3)
     np.testing.assert_allclose(bound, [0.9, 3.0])
-    sim = Simulator(net)
-    sim.u_low, sim.u_high = -np.array([0.9, 3.0]), np.array([0.9, 3.0])
+    sim = Simulator(net, chip=ChipModel(u_low=-np.array([0.9, 3.0]),
+                                        u_high=np.array([0.9, 3.0])))
     inputs = np.ones((1, 5, 1), dtype=np.uint8)
     clipped = sim.run(inputs).per_sample["output_membrane"]
     free = Simulator(net).run(inputs).per_sample["output_membrane"]
     assert free[0, 0] == 0.0  # the hidden neuron never fires, so nothing reaches the output
     hidden_free = Simulator(feedforward([np.array([[0.9]])], threshold=100.0, neuron="if"))
     assert hidden_free.run(inputs).per_sample["output_membrane"][0, 0] == pytest.approx(4.5)
-    only = Simulator(feedforward([np.array([[0.9]])], threshold=100.0, neuron="if"))
-    only.u_low, only.u_high = np.array([-0.9]), np.array([0.9])
+    only = Simulator(feedforward([np.array([[0.9]])], threshold=100.0, neuron="if"),
+                     chip=ChipModel(u_low=np.array([-0.9]), u_high=np.array([0.9])))
     assert only.run(inputs).per_sample["output_membrane"][0, 0] == pytest.approx(0.9)
     assert clipped.shape == (1, 1)

@@ -54,10 +54,11 @@ def test_energy_follows_sops(small_net):
 
 def test_paper_table_3_energy_arithmetic():
     # 3.521e4 SOPs at 26 pJ per SOP (uBrain) give 0.9155 uJ
+    from asyncsim import RunConfig
     from asyncsim.metrics import Energy
 
     class _Fake:
-        config = {"energy_per_sop_pj": 26.0}
+        config = RunConfig(energy_per_sop_pj=26.0)
         per_sample = {"sops": np.array([3.521e4])}
 
     assert Energy().compute(_Fake()) == pytest.approx(0.9155e-6, rel=1e-4)

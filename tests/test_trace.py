@@ -5,7 +5,8 @@ import pytest
 from conftest import random_inputs
 
 from asyncsim import InputError, Simulator, random_feedforward
-from asyncsim.trace import load_trace, replay
+from asyncsim.reference import replay
+from asyncsim.trace import load_trace
 
 COMPARED = ("output_counts", "spikes_per_layer", "sops", "input_sops", "delivered_spikes",
             "dropped_pending", "steps", "spikes_to_output", "reactivity", "barrier_messages")

@@ -1,16 +1,7 @@
-"""Running a network on an emulated chip: a profile's synchronization style mapped onto the
-kernel's mechanisms, a core placement, and the cost models.
-
-=============  ===============================================================================
-style          kernel settings (before the user's overrides)
-=============  ===============================================================================
-barrier        layer-order policy, ``F`` = largest layer (or the profile's), synchronization
-               threshold = fan-in, barrier messages on: layer-synchronized execution
-timer          the profile's policy; each core selects up to ``F_core`` (neurons per core, or
-               the profile's integer) of its own pending spikes per forward step (one tick),
-               so cores proceed in parallel
-asynchronous   the profile's policy and ``F``; synchronization threshold 1, no barriers
-=============  ===============================================================================
+"""Running a network on an emulated chip: the profile's synchronization style
+(:mod:`asyncsim.sync`) gives the kernel settings, the core mapping and the state precision give
+the chip model (:class:`~asyncsim.placement.ChipModel`) the simulator runs with, and the cost
+model turns the kernel's counts into energy and latency.
 """
 
 from __future__ import annotations
@@ -20,32 +11,30 @@ from typing import Any
 
 import numpy as np
 
+from ..compile import compile_network
 from ..network import Network
-from ..report import Report
+from ..placement import ChipModel
+from ..report import HardwareResult, Report
 from ..simulator import Simulator
+from ..sync import Schedule
 from .cost import energy_joules, latency_seconds, unknown_figures
 from .mapping import map_network
 from .profile import HardwareProfile, load_profile
 
 
-def profile_settings(profile: HardwareProfile, network: Network) -> tuple[dict[str, Any], int]:
-    """Simulator settings implied by ``profile`` for ``network``, and the per-core quota."""
-    largest = max(layer.size for layer in network.layers)
+def profile_schedule(profile: HardwareProfile, network: Network,
+                     forward_group: int | None = None) -> Schedule:
+    """Kernel settings implied by ``profile`` for ``network``; ``forward_group`` is the
+    user's F, which replaces the profile's (per core on timer chips)."""
     group = profile.forward_group
-    per_core = profile.core_limit("neurons_per_core")
     if group == "layer":
-        group = largest
+        group = max(layer.size for layer in network.layers)
     elif group == "core":
-        group = per_core
-    if profile.style == "barrier":
-        return dict(policy="layer", forward_group=group, sync_threshold="fan-in",
-                    emit_barriers=True), 0
-    if profile.style == "timer":
-        # every core may deliver up to `group` spikes per tick; F caps the whole chip
-        return dict(policy=profile.policy, forward_group=10**9, sync_threshold=0,
-                    emit_barriers=False), int(group)
-    return dict(policy=profile.policy, forward_group=group, sync_threshold=1,
-                emit_barriers=False), 0
+        group = profile.core_limit("neurons_per_core")
+    schedule = profile.sync.schedule(int(group), profile.policy)
+    if forward_group is not None:
+        schedule = profile.sync.with_group(schedule, int(forward_group))
+    return schedule
 
 
 def quantize_weights(network: Network, bits: int | None) -> tuple[Network, list[float]]:
@@ -86,10 +75,10 @@ class ChipSimulator:
 
         chip = ChipSimulator(net, "loihi")               # or a profile file path
         report = chip.run(inputs, labels)
-        report.hardware["energy_j"]["total"], report.hardware["latency_s"]
+        report.hardware.energy_j["total"], report.hardware.latency_s
 
     Keyword arguments override the profile's settings (``policy``, ``forward_group``, ...);
-    ``report.config`` and ``report.hardware["settings"]`` say which values were used.
+    ``report.config`` and ``report.hardware.settings`` say which values were used.
     ``quantize`` rounds weights to the profile's ``neuron.weight_bits`` and clips membranes to
     ``neuron.state_bits`` (see :func:`state_bounds`).
     """
@@ -102,19 +91,15 @@ class ChipSimulator:
         self.original = network
         self.network, scales = quantize_weights(
             network, self.profile.weight_bits if quantize else None)
-        settings, quota = profile_settings(self.profile, network)
-        user_group = overrides.get("forward_group")
-        if self.profile.style == "timer" and user_group is not None:
-            quota = int(user_group)  # on a timer chip F is the per-core group
-            overrides = {k: v for k, v in overrides.items() if k != "forward_group"}
-        settings.update(overrides)
-        self.settings = settings
-        self.simulator = Simulator(self.network, **settings)
-        self.simulator.mapping = map_network(self.simulator.compiled, self.profile, mapping)
-        self.simulator.core_quota = quota
+        schedule = profile_schedule(self.profile, network, overrides.pop("forward_group", None))
+        self.settings = {**schedule.settings(), **overrides}
+        low = high = None
         if self.quantized:
             bound = state_bounds(network, scales, self.profile.state_bits)
-            self.simulator.u_low, self.simulator.u_high = -bound, bound
+            low, high = -bound, bound
+        placement = map_network(compile_network(self.network), self.profile, mapping)
+        self.chip = ChipModel(placement, schedule.core_quota, low, high)
+        self.simulator = Simulator(self.network, chip=self.chip, **self.settings)
         used = sorted({layer.neuron for layer in network.layers})
         self.warnings = [f"the model uses {kind} neurons; {self.profile.name} supports "
                          f"{', '.join(self.profile.neuron_models)}"
@@ -127,27 +112,25 @@ class ChipSimulator:
         energy, apart = energy_joules(report.per_sample, self.profile, latency)
         accuracy_float = None
         if self.quantized and report.labels is not None:
-            exact = Simulator(self.original, **self.settings)
-            exact.mapping, exact.core_quota = self.simulator.mapping, self.simulator.core_quota
+            # the same placement and quota, float weights and unbounded membranes
+            unbounded = replace(self.chip, u_low=None, u_high=None)
+            exact = Simulator(self.original, chip=unbounded, **self.settings)
             plain = {k: v for k, v in options.items() if k != "record"}
             accuracy_float = exact.run(inputs, labels, **plain).accuracy
         report.per_sample["latency_s"] = latency
         report.per_sample["energy_j"] = energy["total"]
-        if self.simulator.core_quota:
-            report.config["forward_group"] = f"{self.simulator.core_quota} per core"
-        report.hardware = {
-            "profile": self.profile.name,
-            "style": self.profile.style,
-            "settings": {k: (v.name if hasattr(v, "code") else v)
-                         for k, v in self.settings.items()},
-            "core_quota": self.simulator.core_quota or None,
-            "weights_quantized_bits": self.profile.weight_bits if self.quantized else None,
-            "accuracy_unquantized": accuracy_float,
-            "mapping": self.simulator.mapping.summary(),
-            "energy_j": {k: float(np.mean(v)) for k, v in energy.items()},
-            "energy_apart_j": {k: float(np.mean(v)) for k, v in apart.items()},
-            "latency_s": float(np.mean(latency)),
-            "unknown_figures": unknown_figures(self.profile),
-            "warnings": self.warnings,
-        }
+        report.hardware = HardwareResult(
+            profile=self.profile.name,
+            style=self.profile.style,
+            settings={k: (v.name if hasattr(v, "code") else v) for k, v in self.settings.items()},
+            core_quota=self.chip.core_quota or None,
+            weights_quantized_bits=self.profile.weight_bits if self.quantized else None,
+            accuracy_unquantized=accuracy_float,
+            mapping=self.chip.mapping.summary(),
+            energy_j={k: float(np.mean(v)) for k, v in energy.items()},
+            energy_apart_j={k: float(np.mean(v)) for k, v in apart.items()},
+            latency_s=float(np.mean(latency)),
+            unknown_figures=unknown_figures(self.profile),
+            warnings=self.warnings,
+        )
         return report

@@ -39,18 +39,11 @@ ENERGY_TERMS = {
 
 
 def latency_seconds(per_sample: dict[str, np.ndarray], profile: HardwareProfile) -> np.ndarray:
-    """(S,) latency of each inference, seconds."""
-    steps = per_sample["steps"].sum(axis=1).astype(np.float64)
-    t = profile.timing
-    if profile.style == "timer":
-        return steps * t["tick_period_us"].amount * 1e-6
-    lanes = max(1, profile.core_limit("lanes_per_core") or 1)
-    busy = (per_sample["critical_sops"] * t["sop_ns"].amount / lanes
-            + per_sample["critical_neuron_updates"] * t["neuron_update_ns"].amount
-            + per_sample["critical_hops"] * t["hop_ns"].amount)
-    if profile.style == "barrier":
-        busy = busy + steps * t["barrier_ns"].amount
-    return busy * 1e-9
+    """(S,) latency of each inference, seconds, by the rule of the profile's synchronization
+    style (:mod:`asyncsim.sync`)."""
+    timing = {name: figure.amount for name, figure in profile.timing.items()}
+    lanes = profile.core_limit("lanes_per_core") or 1
+    return profile.sync.latency_seconds(per_sample, timing, lanes)
 
 
 def energy_joules(per_sample: dict[str, np.ndarray], profile: HardwareProfile,
@@ -69,9 +62,6 @@ def energy_joules(per_sample: dict[str, np.ndarray], profile: HardwareProfile,
 def unknown_figures(profile: HardwareProfile) -> list[str]:
     """Energy and timing figures that this profile's style uses but does not know (counted
     as 0)."""
-    unused = {"timing.tick_period_us"} if profile.style != "timer" else {
-        "timing.sop_ns", "timing.neuron_update_ns", "timing.hop_ns", "timing.barrier_ns"}
-    if profile.style != "barrier":
-        unused.add("timing.barrier_ns")
+    unused = profile.sync.ignored_figures
     return [name for name, fig in profile.figures()
             if fig.value is None and not name.startswith("cores.") and name not in unused]

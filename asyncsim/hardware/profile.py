@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..sync import STYLES, SyncStyle
 from ..yamlfile import read_yaml
 
 FORMAT = "asyncsim-profile"
 FORMAT_VERSION = 1
-STYLES = ("barrier", "timer", "asynchronous")
 STATUSES = ("verified", "quoted", "estimated")
 ENERGY_FIELDS = ("sop_pj", "neuron_update_pj", "spike_routed_pj", "hop_pj",
                  "barrier_message_pj", "static_power_mw")
@@ -75,6 +75,11 @@ class HardwareProfile:
     timing: dict[str, Figure]
     path: str = ""
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def sync(self) -> SyncStyle:
+        """The synchronization style object (:mod:`asyncsim.sync`)."""
+        return STYLES[self.style]
 
     def core_limit(self, key: str) -> int | None:
         figure = self.cores.get(key)

@@ -65,11 +65,12 @@ def _simulate(point: Point, context: dict[str, Any]) -> dict[str, Any]:
         report = chip.run(data.inputs, data.labels, threads=context["threads"])
     metrics = report.metrics()
     row = {name: metrics.get(name) for name in METRICS}
-    hw = report.hardware or {}
-    row.update(energy_j=hw.get("energy_j", {}).get("total"), latency_s=hw.get("latency_s"),
-               cores_used=hw.get("mapping", {}).get("cores_used"),
-               accuracy_unquantized=hw.get("accuracy_unquantized"),
-               unknown_figures=" ".join(hw.get("unknown_figures", [])) or None)
+    hw = report.hardware
+    if hw is not None:
+        row.update(energy_j=hw.energy_j["total"], latency_s=hw.latency_s,
+                   cores_used=hw.mapping["cores_used"],
+                   accuracy_unquantized=hw.accuracy_unquantized,
+                   unknown_figures=" ".join(hw.unknown_figures) or None)
     return row
 
 

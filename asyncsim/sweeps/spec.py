@@ -10,7 +10,6 @@ recognises the points it has already finished whatever order they ran in. Format
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 import itertools
 import json
@@ -18,16 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..config import simulation_parameters
 from ..errors import InputError
 from ..hardware.mapping import STRATEGIES
 from ..hardware.profile import parse_profile, shipped_profiles
 from ..model_io import resolve_model_path
-from ..simulator import SimConfig
 from ..yamlfile import read_yaml
 
 FORMAT = "asyncsim-sweep"
-#: simulator parameters a sweep may set (SimConfig fields that take plain values)
-SIM_PARAMETERS = tuple(f.name for f in dataclasses.fields(SimConfig) if f.name != "sync_threshold")
+#: simulator parameters a sweep may set: every SimConfig field
+SIM_PARAMETERS = simulation_parameters()
 PROFILE_PREFIX = "profile."
 NO_PROFILE = "none"
 TOP_KEYS = ("format", "format_version", "name", "description", "models", "dataset", "profiles",
