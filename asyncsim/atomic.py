@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -13,13 +13,13 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{os.path.basename(path)}")
+    # mode 0o666 under the process's umask, as for any new file (mkstemp's 0600 would hide
+    # shipped files from other users)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide shipped files from others
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -66,14 +66,6 @@ class CompiledNetwork:
     def n_outputs(self) -> int:
         return int(self.layer_offsets[-1] - self.layer_offsets[-2])
 
-    @property
-    def fanout(self) -> np.ndarray:
-        """(N + N_in,) synapses per source."""
-        return np.diff(self.fanout_start)
-
-    def layer_slice(self, layer: int) -> slice:
-        return slice(int(self.layer_offsets[layer]), int(self.layer_offsets[layer + 1]))
-
 
 def compile_network(network: Network) -> CompiledNetwork:
     """Build the flat arrays of ``network`` (cost: one pass over all synapses)."""

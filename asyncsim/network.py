@@ -276,16 +276,6 @@ class Network:
     def n_hidden(self) -> int:
         return self.n_neurons - self.output_layer.size
 
-    @property
-    def is_feedforward(self) -> bool:
-        return nx.is_directed_acyclic_graph(self.graph())
-
-    def layer_index(self, name: str) -> int:
-        for i, layer in enumerate(self.layers):
-            if layer.name == name:
-                return i
-        raise KeyError(name)
-
     def architecture(self) -> str:
         """Short form such as ``2312-64-64-64-10``."""
         return "-".join(str(s) for s in [self.input_size] + [lay.size for lay in self.layers])

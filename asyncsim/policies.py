@@ -30,14 +30,13 @@ class SchedulingPolicy:
     name: str
     code: int
     user_key: Any = None
-    deterministic: bool = True
 
     @property
     def compiled_key(self) -> Any:
         return self.user_key if self.user_key is not None else kernel.UNUSED_USER_KEY
 
 
-RANDOM = SchedulingPolicy("random", kernel.POLICY_RANDOM, deterministic=False)
+RANDOM = SchedulingPolicy("random", kernel.POLICY_RANDOM)
 MOMENTUM = SchedulingPolicy("momentum", kernel.POLICY_MOMENTUM)
 FIFO = SchedulingPolicy("fifo", kernel.POLICY_FIFO)
 LAYER = SchedulingPolicy("layer", kernel.POLICY_LAYER)

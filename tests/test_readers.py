@@ -8,14 +8,14 @@ from click.testing import CliRunner
 from asyncsim import InputError, random_feedforward, save_model
 from asyncsim.cli.main import cli
 from asyncsim.datasets import load_dataset
-from asyncsim.readers import (
+from asyncsim.datasets.readers import (
     from_event_stream,
     read_nmnist_file,
     read_nmnist_folder,
     read_shd_hdf5,
     write_nmnist_file,
 )
-from asyncsim.tasks import randman, sequence_detection, yin_yang, yin_yang_class
+from asyncsim.datasets.tasks import randman, sequence_detection, yin_yang, yin_yang_class
 
 EVENT = [("t", np.int64), ("x", np.int64), ("y", np.int64), ("p", np.int64)]
 
@@ -157,7 +157,7 @@ def test_nir_data_files(tmp_path):
     np.testing.assert_array_equal(data.inputs[0, :, 0], [1, 0, 0, 0])
     np.testing.assert_array_equal(data.inputs[0, :, 2], [0, 2, 0, 0])
     assert data.inputs[1, 3, 1] == 1 and data.inputs.sum() == 4
-    from asyncsim.readers import read_nir_data
+    from asyncsim.datasets.readers import read_nir_data
 
     both = tmp_path / "both.nir"
     nir.write_data(str(both), nir.NIRGraphData(nodes={

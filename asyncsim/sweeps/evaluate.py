@@ -7,6 +7,7 @@ Everything here takes and returns plain data, so that process pools and Dask can
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ METRICS = ("accuracy", "density", "sops", "input_sops", "energy", "forward_steps
 #: figures (counted as 0 in energy and latency; space-separated names)
 HARDWARE = ("energy_j", "latency_s", "cores_used", "accuracy_unquantized", "unknown_figures")
 
-_cache: dict[tuple, Any] = {}
+#: models, datasets and profiles a worker keeps loaded between points
+CACHE_SIZE = 16
+_cache: OrderedDict[tuple, Any] = OrderedDict()
 
 
 def evaluate_point(point: Point, context: dict[str, Any]) -> dict[str, Any]:
@@ -92,12 +95,13 @@ def _local(name: str, base_dir: str) -> str:
 
 
 def _cached(key: tuple, make) -> Any:
-    if key not in _cache:
-        _cache[key] = make()
-    return _cache[key]
-
-
-def clear_cache() -> None:
-    """Forget loaded models, datasets and profiles (for tests that rewrite files)."""
-    _cache.clear()
-
+    """The value of ``make()`` for ``key``, kept for later points of the same worker; at most
+    :data:`CACHE_SIZE` values are kept (the least recently used is dropped)."""
+    if key in _cache:
+        _cache.move_to_end(key)
+        return _cache[key]
+    value = make()
+    _cache[key] = value
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return value

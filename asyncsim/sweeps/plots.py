@@ -27,15 +27,15 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def _pyplot():
+def _figure():
+    """A new figure and its axes. Figures are made without pyplot, so that plotting neither
+    switches the user's backend nor keeps figures alive in pyplot's registry."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'asyncsim[plot]'") from None
-    return plt
+    fig = Figure(figsize=(6, 4.2))
+    return fig, fig.subplots()
 
 
 def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
@@ -54,11 +54,10 @@ def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
               and isinstance(r.get(x), (int, float)) and isinstance(r.get(y), (int, float))]
     if not usable:
         raise InputError(f"no successful rows with numeric '{x}' and '{y}'")
-    plt = _pyplot()
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in usable:
         series[str(r[by]) if by else y].append((float(r[x]), float(r[y])))
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = _figure()
     for label, pts in sorted(series.items()):
         if pareto:
             ax.scatter(*zip(*pts, strict=True), label=label, s=22, alpha=0.8)
@@ -89,8 +88,7 @@ def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
 
 def plot_report(report: dict[str, Any], figure: int, out: str | Path) -> None:
     """Paper figure 4, 5 or 6 from a report dictionary (``asyncsim run --json`` output)."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = _figure()
     if figure == 4:
         counts = report.get("reactivity_histogram")
         if not counts:
@@ -143,9 +141,4 @@ def _save(fig, out: str | Path) -> None:
         fig.savefig(buffer, format=fmt, dpi=120)
     except ValueError as exc:
         raise InputError(f"{out}: cannot write this format ({exc})") from None
-    finally:
-        fig.clf()
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
     write_bytes_atomic(out, buffer.getvalue())

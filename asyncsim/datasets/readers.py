@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .datasets import FrameDataset, events_to_frames, events_to_frames_2d
-from .errors import InputError
+from ..errors import InputError
+from .frames import FrameDataset, events_to_frames, events_to_frames_2d
 
 NMNIST_SIZE = (34, 34)
 SHD_CHANNELS = 700

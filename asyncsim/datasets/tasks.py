@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .datasets import TASK_SEED, FrameDataset, _check_range
+from .frames import TASK_SEED, FrameDataset, _check_range
 
 R_BIG, R_SMALL = 0.5, 0.1
 
