@@ -24,10 +24,11 @@ from .network import (
 )
 from .placement import ChipModel
 from .policies import SchedulingPolicy, user_policy
+from .provenance import VERSION
 from .report import Report
 from .simulator import Simulator, early_decision, simulate
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "ChipModel", "CompiledNetwork", "ConvProjection", "DenseProjection", "InputError", "Layer",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
+
+from .errors import InputError
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
@@ -30,3 +33,21 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     """:func:`write_bytes_atomic` for UTF-8 text."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def check_output_path(path: str | os.PathLike, what: str = "output file") -> Path:
+    """Refuse, before any work is done, a path the result could not be written to: its folder
+    is missing, not a folder or not writable, or the path is a folder."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise InputError(f"{path}: the {what} is a folder, expected a file name")
+    if not folder.exists():
+        raise InputError(f"{path}: the {what}'s folder {folder} does not exist")
+    if not folder.is_dir():
+        raise InputError(f"{path}: the {what}'s folder {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: the {what}'s folder {folder} is not writable")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise InputError(f"{path}: the {what} exists and is not writable")
+    return p

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .limits import check_memory
 from .network import INPUT, DenseProjection, Network
 
 
@@ -67,8 +68,18 @@ class CompiledNetwork:
         return int(self.layer_offsets[-1] - self.layer_offsets[-2])
 
 
-def compile_network(network: Network) -> CompiledNetwork:
-    """Build the flat arrays of ``network`` (cost: one pass over all synapses)."""
+#: bytes per synapse while compiling (index arrays, sort order, the final CSR table)
+BYTES_PER_SYNAPSE = 100
+
+
+def compile_network(network: Network, allow_large: bool = False) -> CompiledNetwork:
+    """Build the flat arrays of ``network`` (cost: one pass over all synapses). A network whose
+    synapses would not fit in this machine's memory share is refused first, with the estimate
+    (unless ``allow_large``)."""
+    n_synapses = sum(p.n_synapses for p in network.projections)
+    check_memory(float(n_synapses) * BYTES_PER_SYNAPSE,
+                 f"network '{network.name}' ({network.n_neurons:,} neurons, {n_synapses:,} "
+                 f"synapses)", allow_large)
     offsets = np.zeros(len(network.layers) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([layer.size for layer in network.layers])
     n = int(offsets[-1])

@@ -73,6 +73,13 @@ class Layer:
         return 1.0 if self.neuron == "if" else math.exp(-dt_ms / self.tau_m_ms)
 
 
+def _check_ends(p: Any) -> None:
+    for end in ("source", "target"):
+        value = getattr(p, end)
+        _require(isinstance(value, str) and value != "", f"projections[].{end}",
+                  "a layer name (or 'input' as source)", value)
+
+
 @dataclass
 class DenseProjection:
     """All-to-all synapses from ``source`` (a layer name or ``"input"``) to ``target``.
@@ -85,6 +92,7 @@ class DenseProjection:
     weight: np.ndarray
 
     def __post_init__(self) -> None:
+        _check_ends(self)
         where = f"projections[{self.source}->{self.target}].weight"
         w = np.asarray(self.weight)
         _require(w.ndim == 2, where, "a 2-D array (target x source)", f"shape {w.shape}")
@@ -104,6 +112,11 @@ class DenseProjection:
     def topology_key(self) -> tuple:
         """Everything but the weight values (compiled structure is cached on it)."""
         return ("dense", self.source, self.target, self.weight.shape)
+
+    @property
+    def n_synapses(self) -> int:
+        """Synapses this projection compiles to."""
+        return int(self.weight.size)
 
     def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(target index, source index, index into ``weight.ravel()``) of every synapse."""
@@ -137,6 +150,7 @@ class ConvProjection:
     groups: int = 1
 
     def __post_init__(self) -> None:
+        _check_ends(self)
         where = f"projections[{self.source}->{self.target}]"
         w = np.asarray(self.weight)
         _require(w.ndim == 4 and np.issubdtype(w.dtype, np.number), f"{where}.weight",
@@ -177,6 +191,12 @@ class ConvProjection:
     @property
     def target_size(self) -> int:
         return int(np.prod(self.output_shape))
+
+    @property
+    def n_synapses(self) -> int:
+        """At most this many synapses (padding drops some): every output neuron's kernel."""
+        _, per_group, kh, kw = self.weight.shape
+        return int(self.target_size) * int(per_group) * int(kh) * int(kw)
 
     def topology_key(self) -> tuple:
         return ("conv", self.source, self.target, self.weight.shape, self.input_shape,

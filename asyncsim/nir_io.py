@@ -196,6 +196,7 @@ def to_nir(network: Network) -> Any:
     ``Flatten`` before any dense projection they feed."""
     nir = _nir()
     dt_s = network.dt_ms / 1000.0
+    key_of = _node_keys(network)
     shapes: dict[str, tuple[int, ...]] = {INPUT: (network.input_size,)}
     shapes.update({layer.name: (layer.size,) for layer in network.layers})
     for p in network.projections:
@@ -217,29 +218,30 @@ def to_nir(network: Network) -> Any:
             node = nir.LIF(tau=tau, r=tau / dt_s, v_leak=zeros, v_threshold=threshold,
                            v_reset=zeros)
         node.metadata = extra
-        nodes[layer.name] = node
+        nodes[key_of[layer.name]] = node
     for p in network.projections:
-        key = f"{p.source}->{p.target}"
+        source, target = key_of[p.source], key_of[p.target]
+        key = f"{source}->{target}"
         if isinstance(p, ConvProjection):
             nodes[key] = nir.Conv2d(input_shape=p.input_shape[1:], weight=np.array(p.weight),
                                     stride=p.stride, padding=p.padding, dilation=p.dilation,
                                     groups=p.groups, bias=np.zeros(p.weight.shape[0]))
-            edges += [(p.source, key), (key, p.target)]
+            edges += [(source, key), (key, target)]
             continue
         nodes[key] = nir.Linear(weight=np.array(p.weight))
         if len(shapes[p.source]) > 1:
-            flat = f"{p.source}.flatten"
+            flat = f"{source}.flatten"
             if flat not in nodes:
                 nodes[flat] = nir.Flatten(start_dim=0, end_dim=-1, input_type={
                     "input": np.array(shapes[p.source])})
-                edges.append((p.source, flat))
+                edges.append((source, flat))
             edges.append((flat, key))
         else:
-            edges.append((p.source, key))
-        edges.append((key, p.target))
+            edges.append((source, key))
+        edges.append((key, target))
     out = "output" if "output" not in nodes else "output_node"
     nodes[out] = nir.Output(output_type={"output": np.array(shapes[network.layers[-1].name])})
-    edges.append((network.layers[-1].name, out))
+    edges.append((key_of[network.layers[-1].name], out))
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={
         "asyncsim": {"name": network.name, "dt_ms": network.dt_ms}})
 
@@ -258,6 +260,20 @@ def save_nir(network: Network, path: str | Path) -> None:
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _node_keys(network: Network) -> dict[str, str]:
+    """NIR node names for the input and every layer: the layer names, with ``/`` (which HDF5
+    reads as a nested group) replaced; the original name travels in the node's metadata."""
+    keys = {INPUT: INPUT}
+    used = {INPUT, "output"}
+    for layer in network.layers:
+        key = layer.name.replace("/", "_")
+        while key in used:
+            key += "_"
+        keys[layer.name] = key
+        used.add(key)
+    return keys
+
+
 def _flatten(graph: Any, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """Nodes and edges with nested graphs inlined (their Input/Output become pass-throughs)."""
     nodes: dict[str, Any] = {}

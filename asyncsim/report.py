@@ -78,6 +78,7 @@ class NetworkFacts:
     trained: bool | None
     connection_sparsity: float
     footprint_bytes: int
+    imported_from: str | None = None
 
     @classmethod
     def of(cls, network: Any) -> NetworkFacts:
@@ -86,7 +87,8 @@ class NetworkFacts:
         zeros = sum(int(np.sum(w == 0)) for w in weights)
         return cls(network.name, network.architecture(), [layer.name for layer in network.layers],
                    network.n_neurons, network.n_hidden, network.metadata.get("trained"),
-                   zeros / max(1, n_weights), 4 * (n_weights + 3 * network.n_neurons))
+                   zeros / max(1, n_weights), 4 * (n_weights + 3 * network.n_neurons),
+                   network.metadata.get("imported_from"))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -122,6 +124,7 @@ class Report:
     config: RunConfig
     hardware: HardwareResult | None = None
     trace: Any = None
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], labels: np.ndarray | None, network,
@@ -149,8 +152,11 @@ class Report:
         return self.metrics()["accuracy"]
 
     def metrics(self) -> dict[str, float | None]:
-        """Aggregate metrics by name (see :mod:`asyncsim.metrics`)."""
-        return {m.name: m.compute(self) for m in DEFAULT_METRICS}
+        """Aggregate metrics by name (see :mod:`asyncsim.metrics`); a metric that does not
+        apply is None, never NaN."""
+        values = {m.name: m.compute(self) for m in DEFAULT_METRICS}
+        return {k: None if v is not None and not np.isfinite(v) else v
+                for k, v in values.items()}
 
     def spikes_per_layer(self) -> dict[str, float]:
         """Mean spikes per sample in each layer."""
@@ -160,6 +166,30 @@ class Report:
     def reactivity_histogram(self) -> np.ndarray:
         """Spikes by the number of currents integrated before them, summed over samples."""
         return self.per_sample["reactivity"].sum(axis=0)
+
+    def warnings(self) -> list[str]:
+        """What may make the numbers mean less than they seem: layers that never fired (with
+        the likely cause), passes cut short by the max-steps guard, and what the simulator
+        noted while running."""
+        out = list(self.notes)
+        spikes = self.per_sample["spikes_per_layer"].sum(axis=0)
+        silent = [i for i, n in enumerate(spikes) if n == 0]
+        if silent:
+            first = self.network.layers[silent[0]]
+            cause = ("the currents it receives never cross its threshold: weights too small or "
+                     "the threshold too high")
+            if self.network.imported_from:
+                cause += ", or the wrong --dt for this NIR model (time constants scale with it)"
+            later = [self.network.layers[i] for i in silent[1:]]
+            text = (f"layer '{first}' never fired on any of {self.n_samples} samples: {cause}")
+            if later:
+                text += f"; silent after it: {', '.join(later)}"
+            out.append(text)
+        guard = int(self.per_sample["guard_stops"].sum())
+        if guard:
+            out.append(f"{guard} passes hit the max-steps guard ({self.config.max_steps} steps) "
+                       f"and were cut short")
+        return out
 
     # -- output ----------------------------------------------------------------------------
     def summary(self) -> str:
@@ -171,10 +201,7 @@ class Report:
         lines.append("")
         lines.append("spikes per layer (mean per sample): " + ", ".join(
             f"{k} {v:.1f}" for k, v in self.spikes_per_layer().items()))
-        guard = values["guard_stops"]
-        if guard:
-            lines.append(f"WARNING: {int(guard)} passes hit the max-steps guard "
-                         f"({self.config.max_steps} steps) and were cut short")
+        lines += [f"WARNING: {w}" for w in self.warnings()]
         return "\n".join(lines)
 
     def _header_lines(self) -> list[str]:
@@ -237,6 +264,7 @@ class Report:
             "spikes_per_layer": self.spikes_per_layer(),
             "reactivity_histogram": self.reactivity_histogram().tolist(),
             "hardware": self.hardware.to_dict() if self.hardware else None,
+            "warnings": self.warnings(),
         }
         if per_sample:
             d["per_sample"] = {k: v.tolist() for k, v in self.per_sample.items()}
@@ -250,7 +278,8 @@ class Report:
         """Write :meth:`to_dict` (plus ``extra`` keys) as JSON; the file appears whole or not
         at all."""
         d = {**self.to_dict(per_sample), **(extra or {})}
-        write_text_atomic(path, json.dumps(d, indent=1, default=_plain) + "\n")
+        # strict JSON: NaN and infinity are not JSON, and no metric should produce them
+        write_text_atomic(path, json.dumps(d, indent=1, default=_plain, allow_nan=False) + "\n")
 
 
 def _plain(value: Any) -> Any:

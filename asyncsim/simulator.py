@@ -21,6 +21,7 @@ from .kernel.codes import (
     TRACE_INPUT_LENGTH,
     TRACE_SELECTION_LENGTH,
 )
+from .limits import check_memory
 from .network import Network
 from .placement import NO_CHIP, ChipModel
 from .policies import SchedulingPolicy, resolve_policy
@@ -57,20 +58,25 @@ class Simulator:
             (or build one).
         chip: a :class:`~asyncsim.placement.ChipModel` (core placement, per-core quota,
             membrane bounds), as the chip backend builds it; default: none.
+        allow_large: accept networks and runs beyond this machine's memory share
+            (:mod:`asyncsim.limits`).
     """
 
     def __init__(self, network: Network, config: SimConfig | None = None, *,
-                 chip: ChipModel | None = None, **overrides: Any):
+                 chip: ChipModel | None = None, allow_large: bool = False, **overrides: Any):
         self.network = network
         self.config = replace(config, **overrides) if config else SimConfig(**overrides)
         self.chip = chip or NO_CHIP
-        self.compiled = compile_network(network)
+        self.allow_large = allow_large
+        self.compiled = compile_network(network, allow_large)
         self._schedule = self._effective()
 
     # -- parameters as the kernel gets them ------------------------------------------------
     def _effective(self) -> tuple[SchedulingPolicy, int, np.ndarray, bool]:
         """Policy, forward group, per-neuron synchronization thresholds and barriers."""
         cfg, c = self.config, self.compiled
+        if cfg.synchronization == "layer" or (isinstance(cfg.sync_threshold, str)):
+            self._refuse_recurrence_under_fan_in()
         if cfg.synchronization == "layer":
             layered = layer_synchronized(max(layer.size for layer in self.network.layers))
             return (resolve_policy(layered.policy), layered.forward_group, c.fanin.copy(),
@@ -86,6 +92,18 @@ class Simulator:
                 raise InputError(f"field 'sync_threshold': expected {c.n_neurons} integers "
                                  f">= 0, got shape {sync_arr.shape}")
         return cfg.policy, cfg.forward_group, sync_arr, bool(cfg.emit_barriers)
+
+    def _refuse_recurrence_under_fan_in(self) -> None:
+        """A neuron that must hear from every presynaptic source before it may fire waits
+        forever for sources of its own or a later layer (they wait for it in turn)."""
+        order = {layer.name: i for i, layer in enumerate(self.network.layers)}
+        for p in self.network.projections:
+            if p.source in order and order[p.source] >= order[p.target]:
+                raise InputError(
+                    f"field 'synchronization': the projection {p.source}->{p.target} feeds "
+                    f"back, and with layer synchronization (sync threshold = fan-in) its "
+                    f"targets would wait forever for messages of their own pass; run it "
+                    f"asynchronously (e.g. --sync-threshold 1)")
 
     def effective_config(self) -> RunConfig:
         """The configuration with the values the kernel actually uses."""
@@ -141,8 +159,12 @@ class Simulator:
                 this runs the samples twice (once to size the record).
         """
         frames, labels = self._check_data(inputs, labels)
-        arguments = self.kernel_arguments()
         c = self.compiled
+        per_sample = 8 * (2 * frames.shape[1] + 2 * c.n_outputs + c.n_layers
+                          + self.config.histogram_bins + 32)
+        check_memory(float(frames.shape[0]) * per_sample * (2 if record else 1),
+                     f"results of {frames.shape[0]:,} samples", self.allow_large)
+        arguments = self.kernel_arguments()
         out = kernel.allocate_outputs(frames.shape[0], frames.shape[1], c.n_outputs,
                                       c.n_layers, self.config.histogram_bins)
         with numba_threads(threads):
@@ -154,7 +176,19 @@ class Simulator:
             arrays[name] = out.counters[:, i]
         report = Report.from_arrays(arrays, labels, self.network, self.effective_config())
         report.trace = trace
+        report.notes = self._notes(frames)
         return report
+
+    def _notes(self, frames: np.ndarray) -> list[str]:
+        notes = []
+        if not frames.any():
+            notes.append("the input has no spikes in any sample")
+        sync = self._schedule[2]
+        unreachable = int(np.sum(sync > self.compiled.fanin))
+        if unreachable:
+            notes.append(f"{unreachable} neurons have a synchronization threshold above their "
+                         f"fan-in and can never fire")
+        return notes
 
     def _run_batches(self, arguments, frames, out, first_sample_index, batch, progress):
         n_samples = frames.shape[0]
@@ -214,6 +248,9 @@ class Simulator:
         if a.shape[2] != n_in:
             raise InputError(f"field 'inputs': expected {n_in} features to match the network "
                              f"'{self.network.name}', got {a.shape[2]}")
+        if a.shape[0] == 0 or a.shape[1] == 0:
+            raise InputError(f"field 'inputs': expected at least one sample and one timestep, "
+                             f"got shape {a.shape}")
         if a.dtype != np.uint8:
             if not np.issubdtype(a.dtype, np.number) or np.any(a < 0) or np.any(a > 255) or (
                     np.any(a != np.floor(a))):

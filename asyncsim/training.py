@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import write_bytes_atomic
+from .atomic import check_output_path, write_bytes_atomic
 from .config import STOPS, check_fields, parameter, probability
 from .datasets import BUILTIN as BUILTIN_DATASETS
 from .datasets import FrameDataset, load_dataset
@@ -172,6 +172,8 @@ def train(
     adam = Adam([w.shape for w in weights], config.learning_rate)
     history: list[dict] = []
     first_epoch = 0
+    if checkpoint is not None:
+        check_output_path(checkpoint, "checkpoint file")
     if resume and checkpoint is not None and Path(checkpoint).exists():
         weights, adam, history, first_epoch = _read_checkpoint(checkpoint, weights)
     options = config.simulator_options()

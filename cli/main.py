@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 
 from asyncsim import InputError, Simulator, load_model, save_model
+from asyncsim.atomic import check_output_path
+from asyncsim.compile import compile_network
 from asyncsim.config import SimConfig
 from asyncsim.datasets import BUILTIN as BUILTIN_DATA
 from asyncsim.datasets import load_dataset
@@ -92,22 +94,28 @@ def cli() -> None:
                    "output spike (comma list, e.g. 0,1,2,4; paper figure 5).")
 @click.option("--dt", "dt_ms", type=float, default=None,
               help="Timestep in milliseconds, for NIR models (NIR stores none).")
+@click.option("--allow-large", is_flag=True,
+              help="Go ahead with work estimated to exceed this machine's memory.")
 def run(model, data, samples, threads, json_path, progress, profile, mapping, quantize,
-        trace_path, early_decision, dt_ms, **parameters):
+        trace_path, early_decision, dt_ms, allow_large, **parameters):
     """Simulate MODEL (a model YAML file, a folder, a shipped model's name, or a .nir file
     with --dt)."""
+    for path, what in ((json_path, "report file"), (trace_path, "trace file")):
+        if path:
+            check_output_path(path, what)
     settings = given(parameters, SimConfig)
     steps = _step_list(early_decision) if early_decision else None
     network = load_model(model, dt_ms=dt_ms)
     seed = settings.get("seed", 0)
+    if profile:
+        sim = ChipSimulator(network, profile, mapping=mapping, quantize=quantize,
+                            allow_large=allow_large, **settings)
+    else:
+        sim = Simulator(network, allow_large=allow_large, **settings)
     dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
-                           n_samples=samples, seed=seed)
+                           n_samples=samples, seed=seed, allow_large=allow_large)
     if dataset.n_samples > samples:
         dataset = dataset.subset(samples)
-    if profile:
-        sim = ChipSimulator(network, profile, mapping=mapping, quantize=quantize, **settings)
-    else:
-        sim = Simulator(network, **settings)
     show = sys.stderr.isatty() if progress is None else progress
     report = sim.run(dataset.inputs, dataset.labels, threads=threads, progress=show,
                      batch_size=32 if show else None, record=trace_path is not None)
@@ -161,14 +169,21 @@ def _step_list(text: str) -> list[int]:
               help="Checkpoint file written after every epoch.")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint.")
 @click.option("--progress/--no-progress", default=None)
+@click.option("--allow-large", is_flag=True,
+              help="Go ahead with work estimated to exceed this machine's memory.")
 def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold, out_path,
-                  checkpoint, resume, progress, **parameters):
+                  checkpoint, resume, progress, allow_large, **parameters):
     """Train MODEL (a model file, a shipped model, or an architecture such as
     2312-64-64-64-10) with the asynchronous schedule in the loop."""
+    check_output_path(out_path, "model file")
+    if checkpoint:
+        check_output_path(checkpoint, "checkpoint file")
     config = TrainConfig(**given(parameters, TrainConfig))
     network = build_network(model, seed=config.seed, tau_m_ms=tau_m_ms, dt_ms=dt_ms,
                             threshold=threshold, name=Path(out_path).stem)
-    train_set = load_dataset(data, n_samples=samples, seed=config.seed)
+    compile_network(network, allow_large)  # refuse a network too large before any work
+    train_set = load_dataset(data, n_samples=samples, seed=config.seed,
+                             allow_large=allow_large)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
@@ -218,20 +233,25 @@ def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold
               help="Address of a running Dask scheduler (tcp://host:8786); implies dask.")
 @click.option("--resume", is_flag=True, help="Continue the results file; skip finished points.")
 @click.option("--retry-failed", is_flag=True, help="With --resume: run failed points again.")
+@click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0,
+              show_default=True, help="Seconds to wait for --scheduler.")
 @click.option("--progress/--no-progress", default=None)
+@click.option("--allow-large", is_flag=True,
+              help="Go ahead with work estimated to exceed this machine's memory.")
 @click.pass_context
 def sweep_command(ctx, spec, out_path, executor, workers, scheduler, resume, retry_failed,
-                  progress):
+                  connect_timeout, progress, allow_large):
     """Run the sweep described by SPEC (YAML, see docs/sweeps.md); one CSV row per point.
     Exits with 1 if any point failed (its row holds the error)."""
-    spec_obj = load_sweep(spec)
+    spec_obj = load_sweep(spec, allow_large=allow_large)
     out_path = out_path or Path(spec).with_suffix(".csv").name
+    check_output_path(out_path, "results file")
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(spec_obj.points()), unit="point", desc=spec_obj.name)
+        bar = tqdm(total=spec_obj.n_points, unit="point", desc=spec_obj.name)
 
     def on_row(row, failures):
         if bar is not None:
@@ -241,7 +261,8 @@ def sweep_command(ctx, spec, out_path, executor, workers, scheduler, resume, ret
     try:
         summary = run_sweep(spec_obj, out_path, executor=executor, workers=workers,
                             scheduler=scheduler, resume=resume, retry_failed=retry_failed,
-                            on_row=on_row)
+                            on_row=on_row, connect_timeout=connect_timeout,
+                            allow_large=allow_large)
     finally:
         if bar is not None:
             bar.close()
@@ -264,6 +285,7 @@ def sweep_command(ctx, spec, out_path, executor, workers, scheduler, resume, ret
               help="For a report JSON (asyncsim run --json): paper figure 4, 5 or 6.")
 def plot_command(results, out_path, x, y, by, pareto, figure):
     """Plot sweep RESULTS (CSV) or, with --figure, a single run's report JSON."""
+    check_output_path(out_path, "image file")
     if figure is not None or results.endswith(".json"):
         if figure is None:
             raise InputError(f"{results}: a report JSON needs --figure 4, 5 or 6")
@@ -275,6 +297,8 @@ def plot_command(results, out_path, x, y, by, pareto, figure):
         click.echo(f"figure {figure} written to {out_path}")
         return
     rows = read_results(results)
+    if not rows:
+        raise InputError(f"{results}: no rows to plot")
     if x is None:
         x = "energy_j" if any(r.get("energy_j") is not None for r in rows) else "sops"
     if pareto is None:
@@ -290,6 +314,9 @@ def plot_command(results, out_path, x, y, by, pareto, figure):
               help="Timestep in milliseconds (reading NIR, which stores none).")
 def convert_command(source, target, dt_ms):
     """Convert a model between NIR (.nir) and the native format (.yaml + .npz)."""
+    if not target.lower().endswith((".nir", ".yaml", ".yml")):
+        raise InputError(f"{target}: expected a .nir or .yaml file name")
+    check_output_path(target, "converted model")
     network = load_model(source, dt_ms=dt_ms)
     if target.lower().endswith(".nir"):
         from asyncsim.nir_io import save_nir

@@ -102,7 +102,11 @@ def test_dask_local_cluster_gives_the_same_rows(workspace):
 
 
 def test_a_failing_point_is_recorded_and_the_others_run(workspace):
-    path = write_spec(workspace, grid={"forward_group": [2, 0, 1]})
+    # the tiny model's 14 neurons need 3 cores of 5 neurons: the chip with 1 core fails, and
+    # only the point itself can find that out
+    path = write_spec(workspace, profiles=["ubrain"],
+                      fixed={"profile.cores.neurons_per_core": 5},
+                      grid={"profile.cores.cores_per_chip": [8, 1, 4]})
     out = workspace / "r.csv"
     result = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(out), "--executor",
                                       "serial"])
@@ -110,13 +114,21 @@ def test_a_failing_point_is_recorded_and_the_others_run(workspace):
     assert "6 points: 4 succeeded, 2 failed" in result.output
     rows = read_results(out)
     failed = [r for r in rows if r["status"] == "error"]
-    assert [r["forward_group"] for r in failed] == [0, 0]
-    assert all("forward_group" in r["error"] for r in failed)
+    assert [r["profile.cores.cores_per_chip"] for r in failed] == [1, 1]
+    assert all("cores_per_chip" in r["error"] for r in failed)
     assert all(r["accuracy"] is not None for r in rows if r["status"] == "ok")
     # --retry-failed runs them again (and they fail again, once each)
     summary = run_sweep(load_sweep(path), out, executor="serial", resume=True,
                         retry_failed=True)
     assert (summary.skipped, summary.failed) == (4, 2) and len(read_results(out)) == 6
+
+
+def test_bad_parameter_values_are_refused_before_any_point_runs(workspace):
+    path = write_spec(workspace, grid={"forward_group": [2, 0, 1]})
+    out = workspace / "r.csv"
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(out)])
+    assert result.exit_code == 2 and "grid.forward_group" in result.output
+    assert "expected an integer >= 1" in result.output and not out.exists()
 
 
 def test_existing_results_are_never_overwritten(workspace):
@@ -218,3 +230,82 @@ def test_plots(workspace):
 def test_parse_sweep_rejects_a_non_mapping():
     with pytest.raises(InputError, match="mapping"):
         parse_sweep(["models"])
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A Dask scheduler and two workers as separate processes, each in a folder of its own
+    (none of them the client's), talking over loopback; yields the scheduler's address."""
+    pytest.importorskip("dask.distributed")
+    import json
+    import shutil
+
+    dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
+    if dask is None:
+        pytest.skip("the dask command is not installed")
+    info = tmp_path / "scheduler.json"
+    procs = []
+    folder = tmp_path / "scheduler"
+    folder.mkdir()
+    procs.append(subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                   "--no-dashboard", "--scheduler-file", str(info)],
+                                  cwd=folder, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL))
+    deadline = time.time() + 60
+    while time.time() < deadline and not info.exists():
+        time.sleep(0.1)
+    assert info.exists(), "the scheduler did not start"
+    for k in range(2):
+        folder = tmp_path / f"worker{k}"
+        folder.mkdir()
+        procs.append(subprocess.Popen(
+            [dask, "worker", "--scheduler-file", str(info), "--nworkers", "1", "--nthreads",
+             "1", "--no-dashboard", "--local-directory", str(folder)],
+            cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(0.5)
+    try:
+        yield json.loads(info.read_text())["address"]
+    finally:
+        for p in procs[::-1]:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def test_a_dask_cluster_without_the_clients_files_gives_the_same_rows(workspace,
+                                                                       dask_cluster):
+    import shutil
+
+    path = write_spec(workspace, profiles=["none", "loihi"])
+    spec = load_sweep(path)
+    run_sweep(spec, workspace.parent / "serial.csv", executor="serial")
+    # the client has loaded the model and data; from now on nobody can read these files
+    hidden = workspace.parent / "gone"
+    shutil.move(str(workspace), str(hidden))
+    try:
+        summary = run_sweep(spec, hidden.parent / "cluster.csv", scheduler=dask_cluster)
+    finally:
+        shutil.move(str(hidden), str(workspace))
+    assert summary.failed == 0 and summary.succeeded == 16
+    cluster = read_results(workspace.parent / "cluster.csv")
+    assert stable(cluster) == stable(read_results(workspace.parent / "serial.csv"))
+    assert {r["asyncsim_version"] for r in cluster} == {r["asyncsim_version"] for r in
+                                                       read_results(workspace.parent /
+                                                                    "serial.csv")}
+
+
+def test_workers_running_another_asyncsim_are_refused():
+    from asyncsim.sweeps.runner import _check_worker_versions
+
+    class FakeClient:
+        def scheduler_info(self):
+            return {"workers": {"tcp://w1": {}}}
+
+        def run(self, fn):
+            return {"tcp://w1": fn(), "tcp://w2": "0.0.1+000000000000"}
+
+    with pytest.raises(InputError, match="tcp://w2 runs asyncsim 0.0.1"):
+        _check_worker_versions(FakeClient(), "tcp://host:8786")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..limits import check_memory
 from .frames import FrameDataset, events_to_frames, events_to_frames_2d
 
 NMNIST_SIZE = (34, 34)
@@ -36,19 +37,21 @@ SHD_CHANNELS = 700
 
 
 def read_path(path: str | Path, n_samples: int | None = None, dt_ms: float | None = None,
-              ) -> FrameDataset:
+              allow_large: bool = False) -> FrameDataset:
     """Read a recorded dataset by its form: an HDF5 file (SHD/SSC) or an N-MNIST folder."""
     path = Path(path)
     if path.is_dir():
         return read_nmnist_folder(path, n_samples=n_samples, dt_ms=dt_ms or 10.0)
     if path.suffix.lower() in (".h5", ".hdf5"):
-        return read_shd_hdf5(path, n_samples=n_samples, dt_ms=dt_ms or 10.0)
+        return read_shd_hdf5(path, n_samples=n_samples, dt_ms=dt_ms or 10.0,
+                             allow_large=allow_large)
     raise InputError(f"{path}: not a recognised dataset file (.npz, .h5/.hdf5, or a folder of "
                      f"N-MNIST .bin files)")
 
 
 def read_shd_hdf5(path: str | Path, dt_ms: float = 10.0, downsample: int = 2,
-                  n_timesteps: int | None = None, n_samples: int | None = None) -> FrameDataset:
+                  n_timesteps: int | None = None, n_samples: int | None = None,
+                  allow_large: bool = False) -> FrameDataset:
     """SHD or SSC samples from their HDF5 file (Cramer et al. 2020 layout).
 
     Args:
@@ -57,6 +60,7 @@ def read_shd_hdf5(path: str | Path, dt_ms: float = 10.0, downsample: int = 2,
         downsample: merge this many neighbouring channels (700 -> 350 with 2).
         n_timesteps: bins per sample; default: enough for the longest sample in the file.
         n_samples: read only the first ``n_samples``.
+        allow_large: read files whose frames exceed this machine's memory share.
     """
     try:
         import h5py
@@ -82,9 +86,16 @@ def read_shd_hdf5(path: str | Path, dt_ms: float = 10.0, downsample: int = 2,
         raise InputError(f"{path}: not a readable HDF5 file ({type(exc).__name__})") from None
     if any(len(t) != len(u) for t, u in zip(times, units, strict=True)):
         raise InputError(f"{path}: spikes/times and spikes/units differ in length")
+    for i, t in enumerate(times):
+        if t.size and not (np.all(np.isfinite(t)) and t.min() >= 0):
+            raise InputError(f"{path}: key 'spikes/times': sample {i} has a spike time that is "
+                             f"not a finite number >= 0")
     if n_timesteps is None:
         longest = max((float(t.max()) for t in times if t.size), default=0.0)
         n_timesteps = max(1, math.floor(longest / dt_ms) + 1)
+    check_memory(float(n) * n_timesteps * math.ceil(SHD_CHANNELS / downsample),
+                 f"{path}: {n} samples x {n_timesteps} timesteps of {dt_ms:g} ms (the longest "
+                 f"sample lasts {n_timesteps * dt_ms / 1000:g} s)", allow_large)
     frames = np.stack([events_to_frames(t, u.astype(np.int64), SHD_CHANNELS, dt_ms,
                                         n_timesteps, downsample=downsample)
                        for t, u in zip(times, units, strict=True)]) if n else np.zeros(

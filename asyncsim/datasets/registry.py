@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError
+from ..limits import check_memory
 from . import readers
 from .frames import FrameDataset, load_npz
 from .generated import nmnist_like, shd_like
@@ -16,9 +17,13 @@ from .tasks import randman, sequence_detection, yin_yang
 #: generated datasets by name: a function (n_samples, seed) -> FrameDataset
 BUILTIN = {"nmnist-like": nmnist_like, "shd-like": shd_like, "yin-yang": yin_yang,
            "sequence": sequence_detection, "randman": randman}
+#: (timesteps, features) of each generated dataset, for size estimates before generating
+SHAPES = {"nmnist-like": (10, 2312), "shd-like": (100, 350), "yin-yang": (30, 5),
+          "sequence": (11, 2), "randman": (50, 100)}
 
 
-def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0) -> FrameDataset:
+def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0,
+                 allow_large: bool = False) -> FrameDataset:
     """A built-in generated dataset, or a dataset file in one of the formats asyncsim reads.
 
     Args:
@@ -29,11 +34,18 @@ def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0) -> Fram
         n_samples: builtins: how many samples to generate (default 256); files: keep the first
             ``n_samples`` (default all).
         seed: seed of a builtin's sample draws; ignored for files.
+        allow_large: generate datasets larger than this machine's memory share
+            (:mod:`asyncsim.limits`).
     """
     if n_samples is not None and n_samples < 1:
         raise InputError(f"field 'n_samples': expected >= 1 or None, got {n_samples}")
     if spec in BUILTIN:
-        return BUILTIN[spec](n_samples=256 if n_samples is None else n_samples, seed=seed)
+        n = 256 if n_samples is None else n_samples
+        steps, features = SHAPES[spec]
+        # the frames, and about as much again while drawing them
+        check_memory(2.0 * n * steps * features, f"dataset '{spec}' with {n} samples",
+                     allow_large)
+        return BUILTIN[spec](n_samples=n, seed=seed)
     if spec.startswith("nir-data:"):
         data = readers.read_nir_data(spec[len("nir-data:"):])
         return data if n_samples is None else data.subset(n_samples)
@@ -46,7 +58,7 @@ def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0) -> Fram
     if path.is_dir() or path.suffix.lower() in (".h5", ".hdf5"):
         if not path.exists():
             raise InputError(f"{spec}: no such file")
-        return readers.read_path(path, n_samples=n_samples)
+        return readers.read_path(path, n_samples=n_samples, allow_large=allow_large)
     if not path.is_file():
         raise InputError(f"{spec}: not a built-in dataset ({', '.join(BUILTIN)}) and no such "
                          f"file")

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..compile import compile_network
+from ..config import SimConfig, check_value, schema_fields
 from ..network import Network
 from ..placement import ChipModel
 from ..report import HardwareResult, Report
@@ -20,6 +21,8 @@ from ..sync import Schedule
 from .cost import energy_joules, latency_seconds, unknown_figures
 from .mapping import map_network
 from .profile import HardwareProfile, load_profile
+
+FORWARD_GROUP = next(f for f in schema_fields(SimConfig) if f.name == "forward_group")
 
 
 def profile_schedule(profile: HardwareProfile, network: Network,
@@ -33,6 +36,7 @@ def profile_schedule(profile: HardwareProfile, network: Network,
         group = profile.core_limit("neurons_per_core")
     schedule = profile.sync.schedule(int(group), profile.policy)
     if forward_group is not None:
+        check_value(FORWARD_GROUP, forward_group)  # per core on timer chips: still >= 1
         schedule = profile.sync.with_group(schedule, int(forward_group))
     return schedule
 
@@ -84,7 +88,8 @@ class ChipSimulator:
     """
 
     def __init__(self, network: Network, profile: str | HardwareProfile,
-                 mapping: str = "sequential", quantize: bool = True, **overrides: Any):
+                 mapping: str = "sequential", quantize: bool = True, allow_large: bool = False,
+                 **overrides: Any):
         self.profile = profile if isinstance(profile, HardwareProfile) else load_profile(
             profile)
         self.quantized = quantize and self.profile.weight_bits is not None
@@ -97,9 +102,12 @@ class ChipSimulator:
         if self.quantized:
             bound = state_bounds(network, scales, self.profile.state_bits)
             low, high = -bound, bound
-        placement = map_network(compile_network(self.network), self.profile, mapping)
+        self.allow_large = allow_large
+        placement = map_network(compile_network(self.network, allow_large), self.profile,
+                                mapping)
         self.chip = ChipModel(placement, schedule.core_quota, low, high)
-        self.simulator = Simulator(self.network, chip=self.chip, **self.settings)
+        self.simulator = Simulator(self.network, chip=self.chip, allow_large=allow_large,
+                                   **self.settings)
         used = sorted({layer.neuron for layer in network.layers})
         self.warnings = [f"the model uses {kind} neurons; {self.profile.name} supports "
                          f"{', '.join(self.profile.neuron_models)}"
@@ -114,7 +122,8 @@ class ChipSimulator:
         if self.quantized and report.labels is not None:
             # the same placement and quota, float weights and unbounded membranes
             unbounded = replace(self.chip, u_low=None, u_high=None)
-            exact = Simulator(self.original, chip=unbounded, **self.settings)
+            exact = Simulator(self.original, chip=unbounded, allow_large=self.allow_large,
+                              **self.settings)
             plain = {k: v for k, v in options.items() if k != "record"}
             accuracy_float = exact.run(inputs, labels, **plain).accuracy
         report.per_sample["latency_s"] = latency

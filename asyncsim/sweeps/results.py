@@ -60,15 +60,17 @@ class ResultsFile:
         if self.path.exists() and not resume:
             raise InputError(f"{self.path}: results file exists; pass --resume to continue "
                              f"it, or write to another file")
-        if not self.path.exists():
+        if self.path.exists():
+            # prove the file is a results file of this sweep before changing a byte of it
+            header, _ = _read(self.path)
+            if header != self.columns:
+                raise InputError(f"{self.path}: not a results file of this sweep (expected "
+                                 f"{len(self.columns)} columns starting {self.columns[:6]}, "
+                                 f"got {header[:6]}...; another sweep or asyncsim version)")
+            self._drop_incomplete_line()
+        else:
             write_text_atomic(self.path, format_row(self.columns, dict(zip(
                 self.columns, self.columns, strict=True))))
-        self._drop_incomplete_line()
-        header, _ = _read(self.path)
-        if header != self.columns:
-            raise InputError(f"{self.path}: its columns belong to another sweep (expected "
-                             f"{len(self.columns)} columns starting {self.columns[:6]}, got "
-                             f"{header[:6]}...)")
 
     def rows(self) -> list[dict[str, Any]]:
         """The rows written so far."""
@@ -107,10 +109,18 @@ def read_results(path: str | Path) -> list[dict[str, Any]]:
 
 
 def _read(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a results file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the results file ({exc.strerror})") from None
     if not text.endswith("\n"):
         text = text[:text.rfind("\n") + 1]
-    lines = list(csv.reader(io.StringIO(text)))
+    try:
+        lines = list(csv.reader(io.StringIO(text)))
+    except csv.Error as exc:
+        raise InputError(f"{path}: not a results file (not CSV: {exc})") from None
     if not lines:
         raise InputError(f"{path}: empty results file (no header)")
     header = lines[0]

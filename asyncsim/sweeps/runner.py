@@ -3,31 +3,42 @@
 Executors:
 
 * ``local`` (default): a process pool on this machine, one process per worker (``spawn``ed, so
-  each loads the compiled kernel from Numba's cache);
+  each loads the compiled kernel from Numba's cache); workers die with the process that started
+  them;
 * ``serial``: in this process, one point after another (debugging, tiny sweeps);
 * ``dask``: a Dask cluster. With ``scheduler`` (an address such as ``tcp://host:8786``) it
-  connects to a running cluster, whose workers must have asyncsim installed; without, it starts
-  a local cluster of ``workers`` processes.
+  connects to a running cluster, whose workers need asyncsim installed (the same version: a
+  mismatch is refused) but no access to the sweep's files; without, it starts a local cluster
+  of ``workers`` processes.
 
-Every point seeds its own simulation from its parameters, so the rows do not depend on the
-executor, the number of workers or the order in which points finish.
+The client loads the models, the dataset and the profiles once (:meth:`SweepSpec.resources`)
+and ships them to the workers (pool initializer, or Dask's scatter). Every point seeds its own
+simulation from its parameters, so the rows do not depend on the executor, the number of
+workers or the order in which points finish. Nothing is written before the spec, the output
+path and the executor have been checked.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..atomic import check_output_path
 from ..errors import InputError
+from ..provenance import version_string
 from .evaluate import HARDWARE, METRICS, evaluate_point
 from .results import ResultsFile
-from .spec import Point, SweepSpec, load_sweep
+from .spec import Point, SweepResources, SweepSpec, load_sweep
 
 EXECUTORS = ("local", "serial", "dask")
 
@@ -60,7 +71,7 @@ class SweepSummary:
 def columns(spec: SweepSpec) -> list[str]:
     """The results table's header."""
     return (["index", "point_id", "model", "profile", "repeat", *spec.parameter_names,
-             "status", "error", "seconds", *METRICS, *HARDWARE])
+             "status", "error", "seconds", "asyncsim_version", *METRICS, *HARDWARE])
 
 
 def run_sweep(
@@ -73,6 +84,8 @@ def run_sweep(
     resume: bool = False,
     retry_failed: bool = False,
     on_row: Callable[[dict[str, Any], int], None] | None = None,
+    connect_timeout: float = 10.0,
+    allow_large: bool = False,
 ) -> SweepSummary:
     """Run every point of ``spec`` not yet in ``out`` and append its row as it finishes.
 
@@ -85,9 +98,11 @@ def run_sweep(
         resume: continue an existing results file, skipping the points it holds.
         retry_failed: with ``resume``, run the failed points again (their rows are replaced).
         on_row: called with each new row and the running count of failures.
+        connect_timeout: seconds to wait for the Dask scheduler.
+        allow_large: accept sweeps above the size limits (:mod:`asyncsim.limits`).
     """
     if not isinstance(spec, SweepSpec):
-        spec = load_sweep(spec)
+        spec = load_sweep(spec, allow_large=allow_large)
     if scheduler:
         executor = "dask"
     if executor not in EXECUTORS:
@@ -95,25 +110,29 @@ def run_sweep(
     if workers is not None and workers < 1:
         raise InputError(f"workers: expected an integer >= 1, got {workers}")
     workers = workers or os.cpu_count() or 1
+    check_output_path(out, "results file")
     start = time.perf_counter()
+    resources = spec.resources()
     points = spec.points()
-    table = ResultsFile(out, columns(spec), resume=resume)
-    rows = table.rows()
-    if retry_failed and any(r["status"] != "ok" for r in rows):
-        rows = [r for r in rows if r["status"] == "ok"]
-        table.rewrite(rows)
-    known = {p.point_id for p in points}
-    done = {r["point_id"] for r in rows} & known
-    todo = [p for p in points if p.point_id not in done]
-    succeeded = failed = 0
-    for row in _execute(todo, spec.context(), executor, workers, scheduler):
-        table.append(row)
-        if row["status"] == "ok":
-            succeeded += 1
-        else:
-            failed += 1
-        if on_row is not None:
-            on_row(row, failed)
+    with _executor(executor, workers, scheduler, connect_timeout, resources,
+                   len(points)) as execute:
+        table = ResultsFile(out, columns(spec), resume=resume)
+        rows = table.rows()
+        if retry_failed and any(r["status"] != "ok" for r in rows):
+            rows = [r for r in rows if r["status"] == "ok"]
+            table.rewrite(rows)
+        known = {p.point_id for p in points}
+        done = {r["point_id"] for r in rows} & known
+        todo = [p for p in points if p.point_id not in done]
+        succeeded = failed = 0
+        for row in execute(todo, spec.context()):
+            table.append(row)
+            if row["status"] == "ok":
+                succeeded += 1
+            else:
+                failed += 1
+            if on_row is not None:
+                on_row(row, failed)
     final = {r["point_id"]: r for r in table.rows()}
     table.rewrite([final[p.point_id] for p in points if p.point_id in final]
                   + [r for pid, r in final.items() if pid not in known])
@@ -121,29 +140,82 @@ def run_sweep(
                         time.perf_counter() - start, str(out))
 
 
-def _execute(points: list[Point], context: dict[str, Any], executor: str, workers: int,
-             scheduler: str | None) -> Iterator[dict[str, Any]]:
-    """Rows of ``points`` in the order they finish."""
-    if not points:
-        return
+Execute = Callable[[list[Point], dict[str, Any]], Iterator[dict[str, Any]]]
+
+
+@contextmanager
+def _executor(executor: str, workers: int, scheduler: str | None, connect_timeout: float,
+              resources: SweepResources, n_points: int) -> Iterator[Execute]:
+    """A function that runs points and yields their rows as they finish, ready before any
+    file is written (a Dask scheduler is reached, and its workers' versions checked)."""
     if executor == "serial":
-        for point in points:
-            yield evaluate_point(point, context)
+        yield lambda points, context: (evaluate_point(p, context, resources) for p in points)
     elif executor == "local":
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(points)),
-                                   mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(max_workers=max(1, min(workers, n_points)),
+                                   mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker,
+                                   initargs=(resources, os.getpid()))
         try:
-            futures = [pool.submit(evaluate_point, p, context) for p in points]
-            for future in as_completed(futures):
-                yield future.result()
+            yield lambda points, context: _pool_rows(pool, points, context)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     else:
-        yield from _execute_dask(points, context, workers, scheduler)
+        with _dask(workers, scheduler, connect_timeout, resources, n_points) as execute:
+            yield execute
 
 
-def _execute_dask(points: list[Point], context: dict[str, Any], workers: int,
-                  scheduler: str | None) -> Iterator[dict[str, Any]]:
+def _pool_rows(pool: ProcessPoolExecutor, points: list[Point],
+               context: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    futures = [pool.submit(_evaluate_in_worker, p, context) for p in points]
+    for future in as_completed(futures):
+        yield future.result()
+
+
+# --------------------------------------------------------------------------------------------
+# Pool workers: resources once per worker, and death with the parent
+
+_worker_resources: SweepResources | None = None
+
+
+def _start_worker(resources: SweepResources, parent: int) -> None:
+    global _worker_resources
+    die_with_parent(parent)
+    _worker_resources = resources
+
+
+def _evaluate_in_worker(point: Point, context: dict[str, Any]) -> dict[str, Any]:
+    return evaluate_point(point, context, _worker_resources)
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process end when its parent (process id ``parent``) does, even by ``kill
+    -9``: the kernel's parent-death signal on Linux, and a watchdog thread elsewhere. A parent
+    that died before this call (while the worker was starting) ends it at once."""
+    if os.getppid() != parent:
+        os._exit(1)
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the call
+            os._exit(1)
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+# --------------------------------------------------------------------------------------------
+# Dask
+
+
+@contextmanager
+def _dask(workers: int, scheduler: str | None, connect_timeout: float,
+          resources: SweepResources, n_points: int) -> Iterator[Execute]:
     try:
         from dask.distributed import Client, LocalCluster
         from dask.distributed import as_completed as dask_completed
@@ -152,16 +224,48 @@ def _execute_dask(points: list[Point], context: dict[str, Any], workers: int,
                          "'asyncsim[dask]'") from None
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        try:
+            client = Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"--scheduler {scheduler}: cannot reach the Dask scheduler within "
+                             f"{connect_timeout:g} s ({type(exc).__name__})") from None
     else:
-        cluster = LocalCluster(n_workers=min(workers, len(points)), threads_per_worker=1,
+        cluster = LocalCluster(n_workers=max(1, min(workers, n_points)), threads_per_worker=1,
                                processes=True, dashboard_address=None)
         client = Client(cluster)
     try:
-        futures = client.map(evaluate_point, points, context=context, pure=False)
-        for future in dask_completed(futures):
-            yield future.result()
+        _check_worker_versions(client, scheduler)
+        shipped = client.scatter(resources, broadcast=True)
+
+        def execute(points: list[Point], context: dict[str, Any]) -> Iterator[dict[str, Any]]:
+            # one submit per point: client.map with a future among its keyword arguments
+            # fails in distributed 2026.8 (an AssertionError on the scheduler)
+            futures = [client.submit(evaluate_point, p, context, shipped, pure=False)
+                       for p in points]
+            for future in dask_completed(futures):
+                yield future.result()
+
+        yield execute
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _check_worker_versions(client: Any, scheduler: str | None) -> None:
+    """Refuse workers that run another asyncsim (version and source fingerprint)."""
+    if not client.scheduler_info().get("workers"):
+        client.wait_for_workers(1, timeout=30)
+    here = version_string()
+    try:
+        theirs = client.run(version_string)
+    except Exception as exc:  # a worker without asyncsim cannot even unpickle the function
+        raise InputError(f"--scheduler {scheduler}: a Dask worker cannot run asyncsim "
+                         f"({type(exc).__name__}: {exc}); install asyncsim {here} on every "
+                         f"worker") from None
+    other = {w: v for w, v in theirs.items() if v != here}
+    if other:
+        worker, version = next(iter(other.items()))
+        raise InputError(f"--scheduler {scheduler}: worker {worker} runs asyncsim {version}, "
+                         f"this client {here} ({len(other)} of {len(theirs)} workers differ); "
+                         f"install the same version everywhere")

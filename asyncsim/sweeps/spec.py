@@ -17,16 +17,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import simulation_parameters
+from ..config import (
+    SimConfig,
+    check_sync_threshold,
+    check_value,
+    schema_fields,
+    simulation_parameters,
+)
+from ..datasets import load_dataset
 from ..errors import InputError
 from ..hardware.mapping import STRATEGIES
 from ..hardware.profile import parse_profile, shipped_profiles
-from ..model_io import resolve_model_path
+from ..limits import MAX_SWEEP_POINTS, check_count
+from ..model_io import load_model
+from ..policies import resolve_policy
 from ..yamlfile import read_yaml
 
 FORMAT = "asyncsim-sweep"
 #: simulator parameters a sweep may set: every SimConfig field
 SIM_PARAMETERS = simulation_parameters()
+SIM_FIELDS = {f.name: f for f in schema_fields(SimConfig)}
 PROFILE_PREFIX = "profile."
 NO_PROFILE = "none"
 TOP_KEYS = ("format", "format_version", "name", "description", "models", "dataset", "profiles",
@@ -75,6 +85,8 @@ class SweepSpec:
     quantize: bool = True
     threads: int = 1
     base_dir: str = "."
+    allow_large: bool = False
+    _resources: Any = field(default=None, repr=False, compare=False)
 
     @property
     def parameter_names(self) -> list[str]:
@@ -83,6 +95,16 @@ class SweepSpec:
         names += [k for k in self.grid if k not in names]
         names += [k for k in self.zipped if k not in names]
         return names
+
+    @property
+    def n_points(self) -> int:
+        """How many points the sweep has (computed without expanding it)."""
+        n = len(self.models) * len(self.profiles) * self.repeats
+        for values in self.grid.values():
+            n *= len(values)
+        if self.zipped:
+            n *= len(next(iter(self.zipped.values())))
+        return n
 
     def points(self) -> list[Point]:
         """The expanded sweep: models x profiles x grid product x zipped rows x repeats."""
@@ -101,23 +123,53 @@ class SweepSpec:
         return out
 
     def context(self) -> dict[str, Any]:
-        """What a worker needs besides the point (plain data, cheap to send)."""
-        return dict(dataset=self.dataset, mapping=self.mapping, quantize=self.quantize,
-                    threads=self.threads, base_dir=self.base_dir)
+        """What a worker needs besides the point and the resources (plain data)."""
+        return dict(mapping=self.mapping, quantize=self.quantize, threads=self.threads)
+
+    def resources(self) -> SweepResources:
+        """The models, the dataset and the profile documents, loaded here once (so that
+        workers need no access to these files); problems name the key. Loaded on the first
+        call and kept."""
+        if self._resources is None:
+            self._resources = SweepResources(
+                models={m: _load_model(m, self.base_dir) for m in self.models},
+                data=_load_data(self.dataset, self.base_dir, self.allow_large),
+                profiles={p: profile_document(p, self.base_dir) for p in self.profiles
+                          if p != NO_PROFILE})
+        return self._resources
 
 
-def load_sweep(path: str | Path) -> SweepSpec:
-    """Read and validate a sweep file; errors name the file and the key."""
+@dataclass
+class SweepResources:
+    """Everything a point reads, loaded by the client and shipped to workers.
+
+    Attributes:
+        models: model name (as the spec gives it) -> :class:`~asyncsim.network.Network`.
+        data: the dataset.
+        profiles: profile name -> (its YAML document, its path), overrides applied per point.
+    """
+
+    models: dict[str, Any]
+    data: Any
+    profiles: dict[str, tuple[dict, str]]
+
+
+def load_sweep(path: str | Path, allow_large: bool = False) -> SweepSpec:
+    """Read and validate a sweep file, and load its models, dataset and profiles; errors name
+    the file and the key."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such sweep file")
     try:
-        return parse_sweep(read_yaml(path), base_dir=str(path.resolve().parent))
+        spec = parse_sweep(read_yaml(path), base_dir=str(path.resolve().parent),
+                           allow_large=allow_large)
+        spec.resources()
+        return spec
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
 
 
-def parse_sweep(doc: Any, base_dir: str = ".") -> SweepSpec:
+def parse_sweep(doc: Any, base_dir: str = ".", allow_large: bool = False) -> SweepSpec:
     """Validate a sweep document (a dict as read from YAML)."""
     if not isinstance(doc, dict):
         raise InputError("expected a mapping of sweep keys at the top level")
@@ -129,8 +181,6 @@ def parse_sweep(doc: Any, base_dir: str = ".") -> SweepSpec:
     if doc.get("format_version", 1) != 1:
         raise InputError(f"key 'format_version': expected 1, got {doc.get('format_version')!r}")
     models = _string_list(doc, "models", required=True)
-    for model in models:
-        _check_model(model, base_dir)
     profiles = _string_list(doc, "profiles") or [NO_PROFILE]
     dataset = _dataset(doc.get("dataset"))
     fixed = _parameters(doc.get("fixed", {}), "fixed", lists=False)
@@ -139,6 +189,9 @@ def parse_sweep(doc: Any, base_dir: str = ".") -> SweepSpec:
     lengths = {k: len(v) for k, v in zipped.items()}
     if len(set(lengths.values())) > 1:
         raise InputError(f"key 'zip': lists must have equal lengths, got {lengths}")
+    rows = [tuple(_identity(v) for v in row) for row in zip(*zipped.values(), strict=True)]
+    if len(set(rows)) != len(rows):
+        raise InputError(f"key 'zip': rows repeat (each point must differ), got {zipped}")
     for key in grid:
         if key in zipped or key in fixed:
             raise InputError(f"key 'grid.{key}': also set in 'fixed' or 'zip'")
@@ -159,7 +212,10 @@ def parse_sweep(doc: Any, base_dir: str = ".") -> SweepSpec:
         raise InputError(f"key 'quantize': expected true or false, got {quantize!r}")
     spec = SweepSpec(name=str(doc.get("name", "sweep")), models=models, dataset=dataset,
                      profiles=profiles, fixed=fixed, grid=grid, zipped=zipped, repeats=repeats,
-                     mapping=mapping, quantize=quantize, threads=threads, base_dir=base_dir)
+                     mapping=mapping, quantize=quantize, threads=threads, base_dir=base_dir,
+                     allow_large=allow_large)
+    check_count(spec.n_points, MAX_SWEEP_POINTS, "key 'grid'/'zip'/'repeats': the sweep's points",
+                allow_large)
     _check_profile_overrides(spec)
     return spec
 
@@ -213,15 +269,51 @@ def _check_profile_overrides(spec: SweepSpec) -> None:
             doc, where = profile_document(profile, spec.base_dir)
         except InputError as exc:
             raise InputError(f"key 'profiles': {exc}") from None
-        combinations = {json.dumps({k: p.parameters[k] for k in override_keys},
-                                   sort_keys=True) for p in spec.points() if p.profile == profile}
-        for frozen in sorted(combinations):
-            overrides = json.loads(frozen)
+        for overrides in _override_combinations(spec, override_keys):
             try:
                 parse_profile(apply_profile_overrides(doc, overrides), where)
             except InputError as exc:
                 detail = f" with {overrides}" if overrides else ""
                 raise InputError(f"key 'profiles' ({profile}{detail}): {exc}") from None
+
+
+def _override_combinations(spec: SweepSpec, keys: list[str]) -> list[dict[str, Any]]:
+    """Every combination of the profile overrides the sweep's points use."""
+    fixed = {k: spec.fixed[k] for k in keys if k in spec.fixed}
+    grid = {k: spec.grid[k] for k in keys if k in spec.grid}
+    zipped = {k: spec.zipped[k] for k in keys if k in spec.zipped}
+    rows = list(zip(*zipped.values(), strict=True)) if zipped else [()]
+    seen, out = set(), []
+    for grid_values in itertools.product(*grid.values()):
+        for zip_values in rows:
+            combo = {**fixed, **dict(zip(grid, grid_values, strict=True)),
+                     **dict(zip(zipped, zip_values, strict=True))}
+            key = json.dumps(combo, sort_keys=True)
+            if key not in seen:
+                seen.add(key)
+                out.append(combo)
+    return out
+
+
+def _load_model(model: str, base_dir: str) -> Any:
+    try:
+        return load_model(_local(model, base_dir))
+    except InputError as exc:
+        raise InputError(f"key 'models': {exc}") from None
+
+
+def _load_data(dataset: dict[str, Any], base_dir: str, allow_large: bool) -> Any:
+    try:
+        return load_dataset(_local(dataset["name"], base_dir), n_samples=dataset["samples"],
+                            seed=dataset["seed"], allow_large=allow_large)
+    except InputError as exc:
+        raise InputError(f"key 'dataset': {exc}") from None
+
+
+def _local(name: str, base_dir: str) -> str:
+    """A path relative to the spec's folder when it exists there, else the name as given."""
+    candidate = Path(base_dir) / name
+    return str(candidate) if not Path(name).is_absolute() and candidate.exists() else name
 
 
 def _string_list(doc: dict, key: str, required: bool = False) -> list[str]:
@@ -237,16 +329,6 @@ def _string_list(doc: dict, key: str, required: bool = False) -> list[str]:
     if len(set(value)) != len(value):
         raise InputError(f"key '{key}': names repeat in {value!r}")
     return value
-
-
-def _check_model(model: str, base_dir: str) -> None:
-    path = Path(model)
-    if not path.is_absolute() and (Path(base_dir) / path).exists():
-        return
-    try:
-        resolve_model_path(model)
-    except InputError as exc:
-        raise InputError(f"key 'models': {exc}") from None
 
 
 def _dataset(value: Any) -> dict[str, Any]:
@@ -284,14 +366,35 @@ def _parameters(value: Any, where: str, lists: bool) -> dict[str, Any]:
                 raise InputError(f"key '{where}.{key}': expected a non-empty list of values, "
                                  f"got {values!r}")
             for v in values:
-                _check_scalar(v, f"{where}.{key}")
+                _check_value(key, v, f"{where}.{key}")
+            if where == "grid" and len({_identity(v) for v in values}) != len(values):
+                raise InputError(f"key '{where}.{key}': values repeat in {values!r} (each "
+                                 f"point must differ)")
             out[key] = list(values)
         else:
-            _check_scalar(values, f"{where}.{key}")
+            _check_value(key, values, f"{where}.{key}")
             out[key] = values
     return out
 
 
-def _check_scalar(value: Any, where: str) -> None:
+def _check_value(name: str, value: Any, where: str) -> None:
+    """A plain value, valid for simulation parameter ``name`` (profile fields are checked
+    with the profile)."""
     if value is not None and not isinstance(value, (str, int, float, bool)):
         raise InputError(f"key '{where}': expected a number, string or boolean, got {value!r}")
+    if name in SIM_FIELDS:
+        try:
+            check_value(SIM_FIELDS[name], value)
+            if name == "policy":
+                resolve_policy(value)
+            elif name == "sync_threshold":
+                check_sync_threshold(value)
+        except InputError as exc:
+            raise InputError(f"key '{where}': {exc}") from None
+
+
+def _identity(value: Any) -> tuple:
+    """Values that make the same simulation compare equal (1 and 1.0; not True and 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return (type(value).__name__, value)
+    return ("number", float(value))
