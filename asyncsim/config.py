@@ -121,6 +121,7 @@ POLICY_CHOICES = ("random", "momentum", "fifo", "layer", "rs", "ms")
 STOPS = ("drain", "on_output")
 INPUT_MODES = ("aggregated", "queued")
 SYNCHRONIZATIONS = ("none", "layer")
+RECURRENT_DELIVERIES = ("same_pass", "next_timestep")
 READOUTS = ("spike_count", "membrane")
 
 
@@ -173,6 +174,11 @@ class SimConfig:
     emit_barriers: bool = parameter(
         False, "A neuron that reaches its sync threshold without firing sends a barrier "
         "message to its targets.", kind="bool")
+    recurrent_delivery: str = parameter(
+        "same_pass", "When spikes of recurrent and feedback projections arrive: same_pass (as "
+        "soon as delivered, as on an asynchronous chip) or next_timestep (at the start of the "
+        "next pass; always so under layer synchronization and fan-in sync thresholds).",
+        kind="choice", choices=RECURRENT_DELIVERIES)
     max_steps: int = parameter(100_000, "Forward steps after which a pass is cut short (the "
                                "report counts these guard stops).", kind="int", minimum=1)
     readout: str = parameter(
@@ -247,6 +253,7 @@ class RunConfig:
     synchronization: str = "none"
     sync_threshold: int | str = 0
     emit_barriers: bool = False
+    recurrent_delivery: str = "same_pass"
     max_steps: int = 100_000
     readout: str = "spike_count"
     seed: int = 0

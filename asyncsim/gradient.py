@@ -54,11 +54,13 @@ class Gradient:
         weights: one array per projection (same order and shape as ``network.projections``):
             dloss / dweight.
         output_counts: (S, outputs) output spike counts of the replay (equal to the run's).
+        biases: one array per layer (its neurons): dloss / dbias.
     """
 
     loss: float
     weights: list[np.ndarray]
     output_counts: np.ndarray
+    biases: list[np.ndarray] | None = None
 
 
 def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | None,
@@ -79,7 +81,8 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
         raise InputError("trace: config 'sync_threshold': the gradient does not support "
                          "synchronization thresholds yet; record a layered schedule with the "
                          "layer policy and F >= every layer instead")
-    c = compile_network(network)
+    recurrent_delay = int(cfg.recurrent_delivery == "next_timestep")
+    c = compile_network(network, recurrent_delay=recurrent_delay)
     inputs = np.ascontiguousarray(inputs, dtype=np.uint8)
     S = inputs.shape[0]
     if upstream is not None:
@@ -95,6 +98,7 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     net = kernel.network_arrays(c)
     spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S)
     dweights = np.zeros(c.weights.shape[0])
+    dbias = np.zeros(c.n_neurons)
     out_counts = np.zeros((S, c.n_outputs), dtype=np.int64)
     losses = np.zeros(S)
     for s in range(S):
@@ -110,9 +114,10 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
             c.n_neurons * inputs.shape[1]) + 1
         while True:
             mine = np.zeros_like(dweights)
+            mine_bias = np.zeros_like(dbias)
             out_counts[s] = 0
             status = replay_sample(s, net, recorded, spec, int(trace.selection_offsets[s]),
-                                   capacity, out_counts, mine, losses)
+                                   capacity, out_counts, mine, mine_bias, losses)
             if status == NEEDS_ROOM:
                 capacity *= 2
                 continue
@@ -122,6 +127,9 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
                                  f"inputs)")
             break
         dweights += mine
+        dbias += mine_bias
+    biases = np.split(dbias, c.layer_offsets[1:-1])
     # summed in sample order, as a running total
-    return Gradient(sum(losses.tolist()) / S, projection_gradients(network, dweights),
-                    out_counts)
+    return Gradient(sum(losses.tolist()) / S,
+                    projection_gradients(network, dweights, recurrent_delay), out_counts,
+                    biases)

@@ -15,9 +15,12 @@ import numpy as np
 
 from .errors import InputError
 
-NEURON_TYPES = ("lif", "if")
-RESET_MODES = ("hard", "soft")
+NEURON_TYPES = ("lif", "if", "li")
+SYNAPSE_TYPES = ("instant", "current")
+RESET_MODES = ("zero", "subtract", "subtract_delayed", "zero_hold")
+RESET_ALIASES = {"hard": "zero", "soft": "subtract"}
 INPUT = "input"
+MAX_DELAY = 1000  # timesteps
 
 
 def _require(condition: bool, field_name: str, expected: str, got: Any) -> None:
@@ -27,25 +30,44 @@ def _require(condition: bool, field_name: str, expected: str, got: Any) -> None:
 
 @dataclass
 class Layer:
-    """A population of identical spiking neurons.
+    """A population of spiking (or, for ``li``, non-spiking) neurons.
+
+    Parameters given as a number apply to every neuron; an array of ``size`` values gives each
+    neuron its own (``tau_m_ms``, ``threshold``, ``bias``, ``tau_syn_ms``).
 
     Attributes:
         name: unique layer name (not ``"input"``).
         size: number of neurons.
-        neuron: ``"lif"`` (leaky; decays between forward passes) or ``"if"`` (no decay).
-        tau_m_ms: membrane time constant in milliseconds (LIF only).
+        neuron: ``"lif"`` (leaky: ``u <- u exp(-dt / tau_m)`` between forward passes), ``"if"``
+            (no decay) or ``"li"`` (leaky integrator that never fires: a readout).
+        tau_m_ms: membrane time constant, milliseconds (``lif``, ``li``).
         threshold: firing threshold ``U_thr``; a neuron fires when ``u > U_thr``.
-        reset: ``"hard"`` (``u <- 0``) or ``"soft"`` (``u <- u - U_thr``).
+        reset: after a spike, ``"zero"`` (``u <- 0``; alias ``"hard"``), ``"subtract"``
+            (``u <- u - U_thr`` at once; alias ``"soft"``), ``"subtract_delayed"`` (snnTorch's
+            default: ``U_thr`` subtracted at the next timestep, before the new input; the same
+            as subtracting ``U_thr / decay`` at once) or ``"zero_hold"`` (``u <- 0`` and the
+            membrane stays 0 through the next timestep, its input lost: snnTorch's reset to
+            zero of Synaptic, RLeaky and RSynaptic).
         refractory: a neuron that fired cannot fire again in the same forward pass.
+        bias: a constant current per timestep, in membrane units; it enters at the start of
+            each forward pass (into the synaptic current with current-based synapses).
+        synapse: ``"instant"`` (a delivered current changes the membrane) or ``"current"``
+            (current-based, CUBA: a synaptic current per neuron, decaying with
+            ``tau_syn_ms``, that a delivered current changes together with the membrane; the
+            current carried over from earlier timesteps enters at the start of each pass).
+        tau_syn_ms: synaptic time constant, milliseconds (``synapse="current"``).
     """
 
     name: str
     size: int
     neuron: str = "lif"
-    tau_m_ms: float = 1.0
-    threshold: float = 0.3
-    reset: str = "hard"
+    tau_m_ms: Any = 1.0
+    threshold: Any = 0.3
+    reset: str = "zero"
     refractory: bool = True
+    bias: Any = 0.0
+    synapse: str = "instant"
+    tau_syn_ms: Any = 5.0
 
     def __post_init__(self) -> None:
         where = f"layers[{self.name}]"
@@ -56,21 +78,79 @@ class Layer:
         self.size = int(self.size)
         _require(self.neuron in NEURON_TYPES, f"{where}.neuron", f"one of {NEURON_TYPES}",
                  self.neuron)
-        _require(_is_finite_number(self.tau_m_ms) and self.tau_m_ms > 0, f"{where}.tau_m_ms",
-                 "a finite number > 0 (milliseconds)", self.tau_m_ms)
-        _require(_is_finite_number(self.threshold), f"{where}.threshold", "a finite number",
-                 self.threshold)
-        _require(self.reset in RESET_MODES, f"{where}.reset", f"one of {RESET_MODES}",
-                 self.reset)
+        self.reset = RESET_ALIASES.get(self.reset, self.reset) if isinstance(
+            self.reset, str) else self.reset
+        _require(self.reset in RESET_MODES, f"{where}.reset",
+                 f"one of {RESET_MODES} (or hard, soft)", self.reset)
+        _require(self.synapse in SYNAPSE_TYPES, f"{where}.synapse", f"one of {SYNAPSE_TYPES}",
+                 self.synapse)
         _require(isinstance(self.refractory, (bool, np.bool_)), f"{where}.refractory",
                  "true or false", self.refractory)
-        self.tau_m_ms = float(self.tau_m_ms)
-        self.threshold = float(self.threshold)
         self.refractory = bool(self.refractory)
+        self.tau_m_ms = _parameter(self.tau_m_ms, self.size, f"{where}.tau_m_ms",
+                                   positive=True, unit="milliseconds")
+        self.tau_syn_ms = _parameter(self.tau_syn_ms, self.size, f"{where}.tau_syn_ms",
+                                     positive=True, unit="milliseconds")
+        self.threshold = _parameter(self.threshold, self.size, f"{where}.threshold")
+        self.bias = _parameter(self.bias, self.size, f"{where}.bias")
+        if self.reset == "subtract_delayed" and self.neuron == "lif":
+            _require(bool(np.all(self.decay_per_step(1.0) > 0)), f"{where}.reset",
+                     "a decay above 0 for subtract_delayed", self.reset)
 
-    def decay_per_step(self, dt_ms: float) -> float:
-        """Membrane factor applied between two forward passes ``dt_ms`` apart."""
-        return 1.0 if self.neuron == "if" else math.exp(-dt_ms / self.tau_m_ms)
+    def decay_per_step(self, dt_ms: float) -> Any:
+        """Membrane factor applied between two forward passes ``dt_ms`` apart (a number, or
+        one per neuron)."""
+        if self.neuron == "if":
+            return 1.0
+        return np.exp(-dt_ms / np.asarray(self.tau_m_ms)) if isinstance(
+            self.tau_m_ms, np.ndarray) else math.exp(-dt_ms / self.tau_m_ms)
+
+    def synaptic_decay(self, dt_ms: float) -> Any:
+        """Factor of the synaptic current between two passes (0 for instant synapses)."""
+        if self.synapse == "instant":
+            return 0.0
+        return np.exp(-dt_ms / np.asarray(self.tau_syn_ms)) if isinstance(
+            self.tau_syn_ms, np.ndarray) else math.exp(-dt_ms / self.tau_syn_ms)
+
+    def reset_amount(self, dt_ms: float) -> Any:
+        """What a subtractive reset subtracts: ``U_thr``, or ``U_thr / decay`` for
+        ``subtract_delayed`` (0 where the reset is to zero)."""
+        if self.reset == "subtract":
+            return self.threshold
+        if self.reset == "subtract_delayed":
+            return np.asarray(self.threshold) / np.asarray(self.decay_per_step(dt_ms))
+        return 0.0
+
+    @property
+    def fires(self) -> bool:
+        return self.neuron != "li"
+
+
+def _parameter(value: Any, size: int, where: str, positive: bool = False,
+               unit: str = "") -> Any:
+    """A finite number, or an array of ``size`` finite numbers (a one-element or constant
+    array becomes a number)."""
+    expected = "a finite number" + (" > 0" if positive else "") + (f" ({unit})" if unit else "")
+    if isinstance(value, (list, tuple, np.ndarray)):
+        array = np.asarray(value)
+        _require(np.issubdtype(array.dtype, np.number) and not np.iscomplexobj(array)
+                 and array.ndim <= 1 and array.size in (1, size), where,
+                 f"{expected}, or {size} of them", f"array of shape {array.shape}")
+        array = array.astype(np.float64).ravel()
+        _require(bool(np.all(np.isfinite(array))) and (not positive or bool(np.all(array > 0))),
+                 where, f"{expected} (each)", "a value out of range")
+        if array.size == 1 or bool(np.all(array == array[0])):
+            return float(array[0])
+        return array
+    _require(_is_finite_number(value) and (not positive or value > 0), where, expected, value)
+    return float(value)
+
+
+def _check_delay(p: Any) -> None:
+    _require(isinstance(p.delay, (int, np.integer)) and not isinstance(p.delay, bool)
+             and 0 <= p.delay <= MAX_DELAY, f"projections[{p.source}->{p.target}].delay",
+             f"an integer number of timesteps in 0..{MAX_DELAY}", p.delay)
+    p.delay = int(p.delay)
 
 
 def _check_ends(p: Any) -> None:
@@ -85,14 +165,18 @@ class DenseProjection:
     """All-to-all synapses from ``source`` (a layer name or ``"input"``) to ``target``.
 
     ``weight`` has shape ``(target size, source size)``: ``current = weight @ spikes``.
+    ``delay`` is the number of timesteps between a spike and the arrival of its currents (0:
+    the same forward pass; ``d``: they enter at the start of the pass ``d`` timesteps later).
     """
 
     source: str
     target: str
     weight: np.ndarray
+    delay: int = 0
 
     def __post_init__(self) -> None:
         _check_ends(self)
+        _check_delay(self)
         where = f"projections[{self.source}->{self.target}].weight"
         w = np.asarray(self.weight)
         _require(w.ndim == 2, where, "a 2-D array (target x source)", f"shape {w.shape}")
@@ -111,7 +195,7 @@ class DenseProjection:
 
     def topology_key(self) -> tuple:
         """Everything but the weight values (compiled structure is cached on it)."""
-        return ("dense", self.source, self.target, self.weight.shape)
+        return ("dense", self.source, self.target, self.weight.shape, self.delay)
 
     @property
     def n_synapses(self) -> int:
@@ -138,6 +222,7 @@ class ConvProjection:
         input_shape: ``(in_channels, height, width)`` of the source.
         stride, padding, dilation: ``(rows, columns)`` pairs (an integer means both).
         groups: channel groups.
+        delay: timesteps between a spike and its currents' arrival (0: the same pass).
     """
 
     source: str
@@ -148,9 +233,11 @@ class ConvProjection:
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
+    delay: int = 0
 
     def __post_init__(self) -> None:
         _check_ends(self)
+        _check_delay(self)
         where = f"projections[{self.source}->{self.target}]"
         w = np.asarray(self.weight)
         _require(w.ndim == 4 and np.issubdtype(w.dtype, np.number), f"{where}.weight",
@@ -199,7 +286,7 @@ class ConvProjection:
         return int(self.target_size) * int(per_group) * int(kh) * int(kw)
 
     def topology_key(self) -> tuple:
-        return ("conv", self.source, self.target, self.weight.shape, self.input_shape,
+        return ("conv", self.source, self.target, self.weight.shape, self.delay, self.input_shape,
                 self.stride, self.padding, self.dilation, self.groups)
 
     def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

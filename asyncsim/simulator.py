@@ -68,15 +68,20 @@ class Simulator:
         self.config = replace(config, **overrides) if config else SimConfig(**overrides)
         self.chip = chip or NO_CHIP
         self.allow_large = allow_large
-        self.compiled = compile_network(network, allow_large)
+        self.compiled = compile_network(network, allow_large, self._recurrent_delay())
         self._schedule = self._effective()
 
     # -- parameters as the kernel gets them ------------------------------------------------
+    def _recurrent_delay(self) -> int:
+        """1 when recurrent spikes arrive in the next timestep: asked for, or implied by
+        fan-in synchronization thresholds (a neuron cannot wait for its own layer's spikes)."""
+        cfg = self.config
+        return int(cfg.recurrent_delivery == "next_timestep" or cfg.synchronization == "layer"
+                   or isinstance(cfg.sync_threshold, str))
+
     def _effective(self) -> tuple[SchedulingPolicy, int, np.ndarray, bool]:
         """Policy, forward group, per-neuron synchronization thresholds and barriers."""
         cfg, c = self.config, self.compiled
-        if cfg.synchronization == "layer" or (isinstance(cfg.sync_threshold, str)):
-            self._refuse_recurrence_under_fan_in()
         if cfg.synchronization == "layer":
             layered = layer_synchronized(max(layer.size for layer in self.network.layers))
             return (resolve_policy(layered.policy), layered.forward_group, c.fanin.copy(),
@@ -92,18 +97,6 @@ class Simulator:
                 raise InputError(f"field 'sync_threshold': expected {c.n_neurons} integers "
                                  f">= 0, got shape {sync_arr.shape}")
         return cfg.policy, cfg.forward_group, sync_arr, bool(cfg.emit_barriers)
-
-    def _refuse_recurrence_under_fan_in(self) -> None:
-        """A neuron that must hear from every presynaptic source before it may fire waits
-        forever for sources of its own or a later layer (they wait for it in turn)."""
-        order = {layer.name: i for i, layer in enumerate(self.network.layers)}
-        for p in self.network.projections:
-            if p.source in order and order[p.source] >= order[p.target]:
-                raise InputError(
-                    f"field 'synchronization': the projection {p.source}->{p.target} feeds "
-                    f"back, and with layer synchronization (sync threshold = fan-in) its "
-                    f"targets would wait forever for messages of their own pass; run it "
-                    f"asynchronously (e.g. --sync-threshold 1)")
 
     def effective_config(self) -> RunConfig:
         """The configuration with the values the kernel actually uses."""
@@ -121,6 +114,7 @@ class Simulator:
             prioritize_input=cfg.prioritize_input, refractory_dropout=cfg.refractory_dropout,
             input_dropout=cfg.input_dropout, network_dropout=cfg.network_dropout,
             synchronization=cfg.synchronization, sync_threshold=sync, emit_barriers=barriers,
+            recurrent_delivery="next_timestep" if self.compiled.recurrent_delay else "same_pass",
             max_steps=cfg.max_steps, readout=cfg.readout, seed=cfg.seed,
             histogram_bins=cfg.histogram_bins, energy_per_sop_pj=cfg.energy_per_sop_pj)
 

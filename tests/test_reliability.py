@@ -109,18 +109,20 @@ def _recurrent_net():
         DenseProjection("h", "o", rng.normal(0.2, 0.5, (3, 5)))])
 
 
-def test_recurrence_under_layer_synchronization_is_refused_not_deadlocked():
+def test_recurrence_under_layer_synchronization_does_not_deadlock():
+    # it used to wait forever (zero spikes, no warning): recurrent spikes now arrive in the
+    # next timestep, as in every layer-by-layer framework (checked against one in
+    # tests/test_neuron_models.py)
     net = _recurrent_net()
-    with pytest.raises(InputError, match="h->h.*wait forever"):
-        Simulator(net, synchronization="layer")
-    with pytest.raises(InputError, match="h->h"):
-        Simulator(net, sync_threshold="fan-in")
+    inputs = random_inputs(3, 6, 6, rate=0.5)
+    for options in (dict(synchronization="layer"), dict(sync_threshold="fan-in")):
+        report = Simulator(net, **options).run(inputs)
+        assert report.config.recurrent_delivery == "next_timestep"
+        assert report.per_sample["spikes_per_layer"].sum() > 0
+        assert report.per_sample["guard_stops"].sum() == 0
     from asyncsim.hardware import ChipSimulator
 
-    with pytest.raises(InputError, match="h->h"):
-        ChipSimulator(net, "loihi")
-    # asynchronous execution of the same network runs
-    assert Simulator(net, sync_threshold=1).run(random_inputs(2, 3, 6, rate=0.5)).n_samples == 2
+    assert ChipSimulator(net, "loihi").run(inputs).per_sample["spikes_per_layer"].sum() > 0
 
 
 def test_zero_samples_or_timesteps_are_refused_and_json_is_strict(workspace):

@@ -151,7 +151,9 @@ def _routes(compiled: CompiledNetwork, core_of: np.ndarray, position: np.ndarray
     n, n_sources = compiled.n_neurons, compiled.fanout_start.shape[0] - 1
     starts, cores, counts, hops = [0], [], [], []
     for s in range(n_sources):
-        tgt = compiled.targets[compiled.fanout_start[s]:compiled.fanout_start[s + 1]]
+        tgt = np.concatenate([
+            compiled.targets[compiled.fanout_start[s]:compiled.fanout_start[s + 1]],
+            compiled.targets[compiled.delay_start[s]:compiled.delay_start[s + 1]]])
         c, k = np.unique(core_of[tgt], return_counts=True)
         if s < n:
             h = np.abs(position[c] - position[core_of[s]]).sum(axis=1)

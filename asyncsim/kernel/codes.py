@@ -53,8 +53,8 @@ N_COUNTERS = len(COUNTER_NAMES)
 
 (STAMP, THIS_BASE, NEXT_BASE, N_NEXT, N_RANGES, N_PENDING, N_INPUT_PENDING, STEP,
  FIRST_OUTPUT_STEP, DELIVERED_THIS_PASS, MAX_ROUTE_HOPS, SELECTION_AT, EXEMPTION_AT,
- INPUT_AT) = range(14)
-N_CURSOR = 14
+ INPUT_AT, PASS) = range(15)
+N_CURSOR = 15
 
 # --------------------------------------------------------------------------------------------
 # Status codes of compiled functions (returned, never folded into a result value).

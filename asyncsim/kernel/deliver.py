@@ -17,6 +17,7 @@ from .codes import (
     N_NEXT,
     N_RANGES,
     NEXT_BASE,
+    PASS,
     ROUTED_SPIKES,
     SELECTION_AT,
     SOPS,
@@ -86,6 +87,15 @@ def deliver_source(src, amplitude, with_current, count_messages, net, state, fro
     return n_next, n_ranges
 
 
+@nb.njit(cache=True, _nrt=False)
+def deliver_delayed(src, amplitude, t, net, state):
+    """Write ``src``'s delayed currents into the slots of the passes they arrive in."""
+    slots = net.max_delay + 1
+    future, targets, weights, delays = state.future, net.targets, net.weights, net.delays
+    for j in range(net.delay_start[src], net.delay_start[src + 1]):
+        future[(t + delays[j]) % slots, targets[j]] += weights[j] * amplitude
+
+
 @nb.njit(cache=True, _nrt=False, inline="always")
 def deliver_selected(n_selected, sample, net, chip, settings, state, front, queue, work, out,
                      rec, at, rng):
@@ -117,7 +127,7 @@ def deliver_selected(n_selected, sample, net, chip, settings, state, front, queu
         if rec.enabled:
             rec.selection[sel_at] = src
             sel_at += 1
-        fanout = net.fanout_start[src + 1] - net.fanout_start[src]
+        fanout = net.fanout[src]
         amplitude = 1.0
         if src < n_neurons:
             counters[sample, SOPS] += fanout
@@ -140,6 +150,8 @@ def deliver_selected(n_selected, sample, net, chip, settings, state, front, queu
         n_next, n_ranges = deliver_source(
             src, amplitude, True, settings.sync_in_use, net, state, front, stamp, next_base,
             n_next, n_ranges)
+        if net.max_delay > 0:
+            deliver_delayed(src, amplitude, at[PASS], net, state)
     at[SELECTION_AT] = sel_at
     at[N_NEXT] = n_next
     at[N_RANGES] = n_ranges

@@ -41,7 +41,7 @@ def run_sample(sample, global_index, net, chip, settings, user_key, inputs, out,
     partial results."""
     n_neurons = net.layer_of.shape[0]
     n_inputs = inputs.shape[2]
-    scratch = Scratch(new_neuron_state(n_neurons, n_inputs),
+    scratch = Scratch(new_neuron_state(n_neurons, n_inputs, net.max_delay),
                       new_frontier(n_neurons, n_inputs, capacity), new_queue(capacity),
                       new_core_work(chip.n_cores), new_cursor(n_neurons, rec, sample),
                       seed_state(settings.seed, global_index))

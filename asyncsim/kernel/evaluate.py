@@ -62,6 +62,7 @@ def _expand(sample, net, chip, settings, state, front, work, out, at):
     u_low, u_high, threshold = chip.u_low, chip.u_high, net.threshold
     sync_in_use, sync_threshold = settings.sync_in_use, settings.sync_threshold
     emit_barriers, barrier_sent, fired = settings.emit_barriers, state.barrier_sent, state.fired
+    syn, has_syn = state.syn, net.any_current
     for k in range(n_next):
         n = listed[next_base + k]
         updated[n] = stamp
@@ -82,6 +83,9 @@ def _expand(sample, net, chip, settings, state, front, work, out, at):
         for un in range(first, end):
             currents[un] += n_currents
             messages[un] += n_messages
+        if has_syn:
+            for un in range(first, end):
+                syn[un] += x[un]  # the synaptic current integrates even while refractory
         for un in range(first, end):
             if in_refractory[un] == 0:
                 u[un] = min(max(u[un] + x[un], u_low[un]), u_high[un])
@@ -112,8 +116,11 @@ def _evaluate(t, sample, n_this, net, chip, settings, user_key, state, front, qu
     u, x, in_refractory, messages = state.u, state.x, state.in_refractory, state.messages
     u_low, u_high, threshold = chip.u_low, chip.u_high, net.threshold
     sync_in_use, sync_threshold = settings.sync_in_use, settings.sync_threshold
+    syn, has_syn = state.syn, net.any_current
     for k in range(n_this):
         n = listed[this_base + k]
+        if has_syn:
+            syn[n] += x[n]  # the synaptic current integrates even while refractory
         if in_refractory[n]:
             x[n] = 0.0
             continue
@@ -148,9 +155,11 @@ def _fire(n, t, sample, net, settings, user_key, state, queue, out, rec, at, rng
     out.spikes_per_layer[sample, net.layer_of[n]] += 1
     state.fired[n] = 1
     if net.soft_reset[n]:
-        state.u[n] -= net.threshold[n]
+        state.u[n] -= net.reset_amount[n]
     else:
         state.u[n] = 0.0
+        if net.hold[n]:
+            state.held[n] = 1
     step = at[STEP]
     if net.refractory[n]:
         if settings.refractory_dropout <= 0.0 or uniform(rng) >= settings.refractory_dropout:

@@ -17,19 +17,30 @@ import numpy as np
 from .codes import N_COUNTERS
 
 NetworkArrays = namedtuple("NetworkArrays", (
-    "fanout_start",    # (N + N_in + 1,) int64 CSR row pointers over sources
+    "fanout_start",    # (N + N_in + 1,) int64 CSR row pointers of immediate synapses
+    "delay_start",     # (N + N_in + 1,) int64 CSR row pointers of delayed synapses
     "targets",         # (synapses,) int64 target neuron of each synapse
     "weights",         # (synapses,) float64
+    "delays",          # (synapses,) int64 timesteps (0 for immediate synapses)
     "target_first",    # (N + N_in,) int64 first target of a contiguous run of targets, or -1
+    "fanout",          # (N + N_in,) int64 synapses per source, immediate and delayed
     "nonzero_fanout",  # (N + N_in,) int64 synapses with a non-zero weight
     "layer_of",        # (N,) int64
-    "threshold",       # (N,) float64
+    "threshold",       # (N,) float64 (infinite for leaky integrators)
     "decay",           # (N,) float64 membrane factor between passes
-    "soft_reset",      # (N,) uint8
+    "reset_amount",    # (N,) float64 what a subtractive reset subtracts
+    "bias",            # (N,) float64 current per pass, membrane units
+    "syn_decay",       # (N,) float64 synaptic current factor between passes
+    "soft_reset",      # (N,) uint8 subtractive reset
+    "hold",            # (N,) uint8 held at zero through the pass after a spike
+    "is_current",      # (N,) uint8 current-based synapse
     "refractory",      # (N,) uint8
     "is_output",       # (N,) uint8
     "input_fanin",     # (N,) int64 presynaptic input features
     "output_offset",   # int: first output neuron
+    "max_delay",       # int: longest delay (0: no delayed synapses)
+    "pass_start",      # bool: biases, current synapses or held neurons act at pass start
+    "any_current",     # bool: some neurons have current-based synapses
 ))
 
 ChipArrays = namedtuple("ChipArrays", (
@@ -74,9 +85,13 @@ Recording = namedtuple("Recording", (
 def network_arrays(compiled: Any) -> NetworkArrays:
     """The kernel's view of a :class:`~asyncsim.compile.CompiledNetwork`."""
     c = compiled
-    return NetworkArrays(c.fanout_start, c.targets, c.weights, c.target_first, c.nonzero_fanout,
-                         c.layer_of, c.threshold, c.decay, c.soft_reset, c.refractory,
-                         c.is_output, c.input_fanin, int(c.output_offset))
+    return NetworkArrays(
+        c.fanout_start, c.delay_start, c.targets, c.weights, c.delays, c.target_first, c.fanout,
+        c.nonzero_fanout, c.layer_of, c.threshold, c.decay, c.reset_amount, c.bias,
+        c.syn_decay, c.soft_reset, c.hold, c.is_current, c.refractory, c.is_output,
+        c.input_fanin, int(c.output_offset), int(c.max_delay),
+        bool(c.has_bias or c.has_current_synapses or np.any(c.hold)),
+        bool(c.has_current_synapses))
 
 
 def chip_arrays(n_neurons: int, n_sources: int, mapping: Any = None, core_quota: int = 0,

@@ -24,6 +24,7 @@ from .codes import (
     N_PENDING,
     N_RANGES,
     NEXT_BASE,
+    PASS,
     POLICY_MOMENTUM,
     POLICY_RANDOM,
     POLICY_USER,
@@ -32,7 +33,7 @@ from .codes import (
     STOP_ON_OUTPUT,
     TRACE_INPUT_LENGTH,
 )
-from .deliver import deliver_source
+from .deliver import deliver_delayed, deliver_source
 from .heap import heap_push
 from .rng import uniform
 
@@ -42,8 +43,11 @@ _NO_PRIORITY = -np.inf  # key that puts prioritized input events before everythi
 @nb.njit(cache=True, _nrt=False, inline="always")
 def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, out, rec, at,
                rng):
-    """Start pass ``t``: decay membranes, clear the pass state, and bring in the input
-    (currents at once, or queued events)."""
+    """Start pass ``t``: decay membranes (and synaptic currents), clear the pass state, add
+    biases, carried synaptic currents and delayed currents, and bring in the input (currents
+    at once, or queued events)."""
+    at[STAMP] += 1
+    at[PASS] = t
     u, decay = state.u, net.decay
     for n in range(u.shape[0]):
         u[n] *= decay[n]
@@ -53,7 +57,6 @@ def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, 
         state.barrier_sent[n] = 0
         state.messages[n] = net.input_fanin[n]
         state.currents[n] = 0
-    at[STAMP] += 1
     at[N_NEXT] = 0
     at[N_RANGES] = 0
     at[N_PENDING] = 0
@@ -62,6 +65,10 @@ def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, 
     at[DELIVERED_THIS_PASS] = 0
     at[MAX_ROUTE_HOPS] = 0
     at[STEP] = 0
+    if net.pass_start:
+        _pass_start_currents(net, state, front, at)
+    if net.max_delay > 0:
+        _delayed_arrivals(t, net, state, front, at)
     _bring_in_input(t, sample, net, settings, user_key, inputs[sample, t], state, front, queue,
                     out, rec, at, rng)
     if settings.sync_in_use:
@@ -73,6 +80,52 @@ def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, 
                 front.listed[next_base + n_next] = n
                 n_next += 1
         at[N_NEXT] = n_next
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _list_neuron(n, front, stamp, next_base, n_next):
+    if front.marked[n] != stamp:
+        front.marked[n] = stamp
+        front.listed[next_base + n_next] = n
+        n_next += 1
+    return n_next
+
+
+@nb.njit(cache=True, _nrt=False)
+def _pass_start_currents(net, state, front, at):
+    """What enters every membrane at the start of a pass: the bias, or, with a current-based
+    synapse, the decayed synaptic current plus the bias. A neuron held after a ``zero_hold``
+    reset keeps its membrane at zero for this pass (its synaptic current still counts on).
+    Neurons that receive something are listed for the first step."""
+    u, syn, held = state.u, state.syn, state.held
+    stamp, next_base, n_next = at[STAMP], at[NEXT_BASE], at[N_NEXT]
+    for n in range(u.shape[0]):
+        if net.is_current[n]:
+            syn[n] = net.syn_decay[n] * syn[n] + net.bias[n]
+            add = syn[n]
+        else:
+            add = net.bias[n]
+        if held[n]:
+            state.in_refractory[n] = 1
+            held[n] = 0
+        elif add != 0.0:
+            u[n] += add
+            n_next = _list_neuron(n, front, stamp, next_base, n_next)
+    at[N_NEXT] = n_next
+
+
+@nb.njit(cache=True, _nrt=False)
+def _delayed_arrivals(t, net, state, front, at):
+    """Currents of delayed synapses that arrive in pass ``t`` join this pass's first step."""
+    future = state.future[t % (net.max_delay + 1)]
+    stamp, next_base, n_next = at[STAMP], at[NEXT_BASE], at[N_NEXT]
+    for n in range(future.shape[0]):
+        if future[n] != 0.0:
+            state.x[n] += future[n]
+            state.currents[n] += 1
+            future[n] = 0.0
+            n_next = _list_neuron(n, front, stamp, next_base, n_next)
+    at[N_NEXT] = n_next
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -133,10 +186,12 @@ def _bring_in_input(t, sample, net, settings, user_key, frame, state, front, que
                     n_input_pending += 1
                 n_pending += 1
         else:
-            counters[sample, INPUT_SOPS] += c * (end - start)
+            counters[sample, INPUT_SOPS] += c * net.fanout[src]
             counters[sample, EFFECTIVE_SOPS] += c * net.nonzero_fanout[src]
             n_next, n_ranges = deliver_source(src, float(c), True, False, net, state, front,
                                               stamp, next_base, n_next, n_ranges)
+            if net.max_delay > 0:
+                deliver_delayed(src, float(c), t, net, state)
     at[N_NEXT], at[N_RANGES] = n_next, n_ranges
     at[N_PENDING], at[N_INPUT_PENDING] = n_pending, n_input_pending
 

@@ -44,6 +44,7 @@ EventLog = namedtuple("EventLog", (
     "sl_neuron", "sl_pass", "sl_step", "sl_u",     # evaluations that did not fire
     "dl_event", "dl_pass", "dl_step",              # deliveries (of firing events)
     "frozen_from",    # (T, N) forward step from which a neuron is refractory in a pass
+                      # (-1: held at zero for the whole pass)
     "counts",         # (T, N_in) input counts used in each pass
     "sizes",          # [events, silent evaluations, deliveries]
 ))
@@ -54,6 +55,9 @@ ReplayState = namedtuple("ReplayState", (
     "listed",
     "exempt_at",      # == stamp: exempt from refractoriness in this step
     "head", "tail",   # per neuron: its oldest and newest pending event
+    "syn",            # synaptic current (current-based synapses)
+    "held",           # held at zero through the next pass (zero_hold reset)
+    "future",         # (max_delay + 1, N) delayed currents by arrival pass
     "at",             # [stamp, listed count, selection position, exemption row, survivor row]
 ))
 _STAMP, _N_LISTED, _SELECTION, _EXEMPTION, _SURVIVOR = range(5)
@@ -61,19 +65,23 @@ _EVENTS, _SILENT, _DELIVERIES = range(3)
 
 Adjoints = namedtuple("Adjoints", (
     "lam",            # (N,) adjoint of each membrane
+    "mu",             # (N,) adjoint of each synaptic current (constant within a pass)
     "ev_ds",          # dloss / d(spike value) of each firing event
     "sl_ds",          # the same for each silent evaluation
     "dcount",         # (outputs,) dloss / dcounts
     "position",       # reverse cursors: [delivery, event, silent evaluation]
+    "arrival",        # (T, N) dloss / d(current arriving at the start of pass t)
+    "dbias",          # (N,) dloss / dbias
 ))
 
 
 @nb.njit(cache=True)
-def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dweights, losses):
+def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dweights, dbias,
+                  losses):
     """Forward replay and reverse pass of sample ``s``: adds its gradient to ``dweights``,
     writes its loss to ``losses[s]`` and its output counts to ``out_counts[s]``. Returns
     :data:`OK`, :data:`NEEDS_ROOM` (more than ``capacity`` events: call again with more) or
-    :data:`TRACE_MISMATCH`."""
+    :data:`TRACE_MISMATCH`. Bias gradients are added to ``dbias``."""
     n, n_inputs = net.layer_of.shape[0], trace.inputs.shape[2]
     n_steps_total = trace.steps.shape[1]
     log = EventLog(
@@ -87,11 +95,14 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
         np.zeros((n_steps_total, n_inputs), np.int64), np.zeros(3, np.int64))
     st = ReplayState(np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.empty(n, np.int64),
                      np.zeros(n, np.int64), np.full(n, -1, np.int64),
-                     np.full(n, -1, np.int64), np.zeros(5, np.int64))
+                     np.full(n, -1, np.int64), np.zeros(n), np.zeros(n, np.uint8),
+                     np.zeros((net.max_delay + 1, n if net.max_delay > 0 else 0)),
+                     np.zeros(5, np.int64))
     st.at[_STAMP] = 1
     st.at[_SELECTION] = selection_start
-    adj = Adjoints(np.zeros(n), np.zeros(capacity), np.zeros(capacity),
-                   np.empty(out_counts.shape[1]), np.zeros(3, np.int64))
+    adj = Adjoints(np.zeros(n), np.zeros(n), np.zeros(capacity), np.zeros(capacity),
+                   np.empty(out_counts.shape[1]), np.zeros(3, np.int64),
+                   np.zeros((n_steps_total, n if net.max_delay > 0 else 0)), dbias)
     return _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses)
 
 
@@ -152,6 +163,15 @@ def _start_pass(s, t, net, trace, log, st):
     st.at[_STAMP] += 1
     st.at[_N_LISTED] = 0
     stamp = st.at[_STAMP]
+    if net.pass_start:
+        _pass_start_currents(t, net, log, st, stamp)
+    if net.max_delay > 0:
+        future = st.future[t % (net.max_delay + 1)]
+        for n in range(u.shape[0]):
+            if future[n] != 0.0:
+                x[n] += future[n]
+                future[n] = 0.0
+                _list(st, n, stamp)
     counts = log.counts
     n_inputs = counts.shape[1]
     for f in range(n_inputs):
@@ -173,6 +193,34 @@ def _start_pass(s, t, net, trace, log, st):
                 tgt = net.targets[j]
                 x[tgt] += net.weights[j] * c
                 _list(st, tgt, stamp)
+            if net.max_delay > 0:
+                _delay(src, c, t, net, st)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _delay(src, amplitude, t, net, st):
+    slots = net.max_delay + 1
+    for j in range(net.delay_start[src], net.delay_start[src + 1]):
+        st.future[(t + net.delays[j]) % slots, net.targets[j]] += net.weights[j] * amplitude
+
+
+@nb.njit(cache=True, _nrt=False)
+def _pass_start_currents(t, net, log, st, stamp):
+    """As the kernel: bias, or decayed synaptic current plus bias, enters each membrane; a
+    neuron held after a zero_hold reset is frozen for the whole pass (step -1 on)."""
+    u, syn, held = st.u, st.syn, st.held
+    for n in range(u.shape[0]):
+        if net.is_current[n]:
+            syn[n] = net.syn_decay[n] * syn[n] + net.bias[n]
+            add = syn[n]
+        else:
+            add = net.bias[n]
+        if held[n]:
+            log.frozen_from[t, n] = -1
+            held[n] = 0
+        elif add != 0.0:
+            u[n] += add
+            _list(st, n, stamp)
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -192,6 +240,8 @@ def _evaluate(s, t, i, net, spec, log, st, exemptions, out_counts):
     capacity = log.ev_neuron.shape[0]
     for k in range(n_now):
         n = st.listed[k]
+        if net.any_current:
+            st.syn[n] += x[n]
         if log.frozen_from[t, n] < i:
             x[n] = 0.0
             continue
@@ -226,9 +276,11 @@ def _log_event(s, t, i, n, e, net, log, st, stamp, out_counts):
     log.ev_upre[e] = u[n]
     log.ev_next[e] = -1
     if net.soft_reset[n]:
-        u[n] -= net.threshold[n]
+        u[n] -= net.reset_amount[n]
     else:
         u[n] = 0.0
+        if net.hold[n]:
+            st.held[n] = 1
     exempt = st.exempt_at[n] == stamp - 1
     if net.refractory[n] and not exempt and log.frozen_from[t, n] > i:
         log.frozen_from[t, n] = i
@@ -274,6 +326,8 @@ def _deliver_recorded(t, i, net, selection, log, st):
             tgt = net.targets[j]
             st.x[tgt] += net.weights[j]
             _list(st, tgt, stamp)
+        if net.max_delay > 0:
+            _delay(src, 1.0, t, net, st)
     st.at[_SELECTION] = at
     return OK
 
@@ -314,25 +368,66 @@ def _reverse(s, net, trace, spec, log, adj, dweights):
     pos[0] = log.sizes[_DELIVERIES] - 1
     pos[1] = log.sizes[_EVENTS] - 1
     pos[2] = log.sizes[_SILENT] - 1
-    lam = adj.lam
-    n_inputs = log.counts.shape[1]
-    n_neurons = lam.shape[0]
-    for t in range(trace.steps.shape[1] - 1, -1, -1):
+    n_passes = trace.steps.shape[1]
+    for t in range(n_passes - 1, -1, -1):
         n_steps = trace.steps[s, t]
         for i in range(n_steps - 1, -1, -1):
             _reverse_silent_deliveries(t, i, i == n_steps - 1, net, log, adj)
             _reverse_deliveries(t, i, net, log, adj, dweights)
             _reverse_events(t, i, net, spec.alpha, log, adj)
             _reverse_silent(t, i, net, spec.alpha, log, adj)
-        # input currents integrated at step 0
-        for fi in range(n_inputs):
-            c = log.counts[t, fi]
-            if c > 0:
-                src = n_neurons + fi
-                for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
-                    dweights[j] += c * lam[net.targets[j]]
-        for n in range(n_neurons):
-            lam[n] *= net.decay[n]
+        _reverse_inputs(t, net, log, adj, dweights)
+        _reverse_pass_start(t, net, log, adj)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _current_adjoint(t, step, tgt, net, log, adj):
+    """dloss / d(a current that ``tgt`` integrates at forward step ``step`` of pass ``t``):
+    through the membrane unless it is refractory by then, and through the synaptic current."""
+    g = adj.lam[tgt] if step <= log.frozen_from[t, tgt] else 0.0
+    if net.is_current[tgt]:
+        g += adj.mu[tgt]
+    return g
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _delayed_adjoint(t, j, net, adj):
+    """The same for delayed synapse ``j`` sent in pass ``t`` (its current arrives later)."""
+    arrival = t + net.delays[j]
+    return adj.arrival[arrival, net.targets[j]] if arrival < adj.arrival.shape[0] else 0.0
+
+
+@nb.njit(cache=True, _nrt=False)
+def _reverse_inputs(t, net, log, adj, dweights):
+    """Input currents integrated at step 0 (immediate) or arriving later (delayed)."""
+    n_neurons = adj.lam.shape[0]
+    for fi in range(log.counts.shape[1]):
+        c = log.counts[t, fi]
+        if c > 0:
+            src = n_neurons + fi
+            for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
+                dweights[j] += c * _current_adjoint(t, 0, net.targets[j], net, log, adj)
+            for j in range(net.delay_start[src], net.delay_start[src + 1]):
+                dweights[j] += c * _delayed_adjoint(t, j, net, adj)
+
+
+@nb.njit(cache=True, _nrt=False)
+def _reverse_pass_start(t, net, log, adj):
+    """Back through the start of pass ``t``: delayed arrivals (recorded for their senders),
+    the bias and carried synaptic current added to the membrane, and the decay."""
+    lam, mu = adj.lam, adj.mu
+    for n in range(lam.shape[0]):
+        held = log.frozen_from[t, n] < 0
+        if net.max_delay > 0:
+            adj.arrival[t, n] = _current_adjoint(t, 0, n, net, log, adj)
+        if net.pass_start:
+            if net.is_current[n]:
+                mu_start = mu[n] + (0.0 if held else lam[n])
+                adj.dbias[n] += mu_start
+                mu[n] = net.syn_decay[n] * mu_start
+            elif not held:
+                adj.dbias[n] += lam[n]
+        lam[n] *= net.decay[n]
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -346,9 +441,10 @@ def _reverse_silent_deliveries(t, i, last_step, net, log, adj):
             adj.sl_ds[r] = adj.dcount[n - net.output_offset]
         elif not last_step:
             for j in range(net.fanout_start[n], net.fanout_start[n + 1]):
-                tgt = net.targets[j]
-                if i + 1 <= log.frozen_from[t, tgt]:
-                    adj.sl_ds[r] += net.weights[j] * adj.lam[tgt]
+                adj.sl_ds[r] += net.weights[j] * _current_adjoint(t, i + 1, net.targets[j],
+                                                                 net, log, adj)
+            for j in range(net.delay_start[n], net.delay_start[n + 1]):
+                adj.sl_ds[r] += net.weights[j] * _delayed_adjoint(t, j, net, adj)
         r -= 1
 
 
@@ -356,17 +452,18 @@ def _reverse_silent_deliveries(t, i, last_step, net, log, adj):
 def _reverse_deliveries(t, i, net, log, adj, dweights):
     """Deliveries of step ``i``: weight gradients and dloss/ds of the delivered events."""
     d = adj.position[0]
-    lam = adj.lam
     while d >= 0 and log.dl_pass[d] == t and log.dl_step[d] == i:
         e = log.dl_event[d]
         src = log.ev_neuron[e]
         grad_s = 0.0
         for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
-            tgt = net.targets[j]
-            if i + 1 <= log.frozen_from[t, tgt]:
-                g = lam[tgt]
-                grad_s += net.weights[j] * g
-                dweights[j] += g
+            g = _current_adjoint(t, i + 1, net.targets[j], net, log, adj)
+            grad_s += net.weights[j] * g
+            dweights[j] += g
+        for j in range(net.delay_start[src], net.delay_start[src + 1]):
+            g = _delayed_adjoint(t, j, net, adj)
+            grad_s += net.weights[j] * g
+            dweights[j] += g
         adj.ev_ds[e] += grad_s
         d -= 1
     adj.position[0] = d
@@ -381,7 +478,7 @@ def _reverse_events(t, i, net, alpha, log, adj):
         n = log.ev_neuron[f]
         v = log.ev_upre[f] - net.threshold[n]
         if net.soft_reset[n]:
-            ds = adj.ev_ds[f] - lam[n] * net.threshold[n]
+            ds = adj.ev_ds[f] - lam[n] * net.reset_amount[n]
             lam[n] = lam[n] + ds * _surrogate(v, alpha)
         else:
             ds = adj.ev_ds[f] - lam[n] * log.ev_upre[f]
@@ -399,7 +496,7 @@ def _reverse_silent(t, i, net, alpha, log, adj):
     while q >= 0 and log.sl_pass[q] == t and log.sl_step[q] == i:
         n = log.sl_neuron[q]
         grad = _surrogate(log.sl_u[q] - net.threshold[n], alpha)
-        through_reset = net.threshold[n] if net.soft_reset[n] else log.sl_u[q]
+        through_reset = net.reset_amount[n] if net.soft_reset[n] else log.sl_u[q]
         lam[n] = lam[n] * (1.0 - through_reset * grad) + adj.sl_ds[q] * grad
         q -= 1
     adj.position[2] = q

@@ -30,6 +30,9 @@ NeuronState = namedtuple("NeuronState", (
     "new_messages",  # arrived, counted from the next step on
     "currents",      # currents integrated since the last spike (reactivity)
     "input_count",   # surviving spikes of each input feature in this pass
+    "syn",           # synaptic current (current-based synapses), membrane units
+    "held",          # fired with reset zero_hold: held at zero through the next pass
+    "future",        # (max_delay + 1, N) currents of delayed synapses, by arrival pass
 ))
 
 Frontier = namedtuple("Frontier", (
@@ -56,13 +59,15 @@ CoreWork = namedtuple("CoreWork", ("sops", "updates", "taken"))
 
 
 @nb.njit(cache=True)
-def new_neuron_state(n_neurons, n_inputs):
+def new_neuron_state(n_neurons, n_inputs, max_delay):
     return NeuronState(
         np.zeros(n_neurons), np.zeros(n_neurons),
         np.zeros(n_neurons, dtype=np.uint8), np.zeros(n_neurons, dtype=np.uint8),
         np.zeros(n_neurons, dtype=np.uint8), np.zeros(n_neurons, dtype=np.int64),
         np.zeros(n_neurons, dtype=np.int64), np.zeros(n_neurons, dtype=np.int64),
-        np.zeros(n_inputs, dtype=np.int64))
+        np.zeros(n_inputs, dtype=np.int64), np.zeros(n_neurons),
+        np.zeros(n_neurons, dtype=np.uint8),
+        np.zeros((max_delay + 1, n_neurons if max_delay > 0 else 0)))
 
 
 @nb.njit(cache=True)

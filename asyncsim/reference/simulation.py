@@ -39,12 +39,16 @@ class Options:
     emit_barriers: bool = False
     max_steps: int = 100_000
     histogram_bins: int = 64
+    recurrent_delivery: str = "same_pass"
 
 
 class _Net:
-    """The network as lists: outgoing (target, weight) per source, neuron parameters."""
+    """The network as lists: outgoing (target, weight) per source (immediate synapses) and
+    (target, weight, delay) per source (delayed ones), and every neuron's parameters."""
 
-    def __init__(self, network: Network):
+    def __init__(self, network: Network, recurrent_delay: int = 0):
+        from ..compile import is_recurrent
+
         sizes = [layer.size for layer in network.layers]
         first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.n = int(first[-1])
@@ -55,20 +59,37 @@ class _Net:
         # outgoing synapses of every source as (target, weight) lists, targets ascending
         self.outgoing: list[list[tuple[int, float]]] = [
             [] for _ in range(self.n + network.input_size)]
+        self.delayed: list[list[tuple[int, float, int]]] = [
+            [] for _ in range(self.n + network.input_size)]
         for p in sorted(network.projections, key=lambda p: index[p.target]):
             src_first = self.n if p.source == INPUT else int(first[index[p.source]])
             tgt_first = int(first[index[p.target]])
+            delay = p.delay + (recurrent_delay if is_recurrent(network, p) else 0)
             rows, cols, where = p.synapses()
             values = p.weight.ravel()
             for j, i, k in sorted(zip(cols.tolist(), rows.tolist(), where.tolist(),
                                       strict=True)):
-                self.outgoing[src_first + j].append((tgt_first + i, float(values[k])))
+                if delay:
+                    self.delayed[src_first + j].append((tgt_first + i, float(values[k]), delay))
+                else:
+                    self.outgoing[src_first + j].append((tgt_first + i, float(values[k])))
         self.input_fanin = [0] * self.n
         for s in range(self.n, self.n + network.input_size):
             for tgt, _ in self.outgoing[s]:
                 self.input_fanin[tgt] += 1
         self.params = [network.layers[self.layer_of[i]] for i in range(self.n)]
-        self.decay = [p.decay_per_step(network.dt_ms) for p in self.params]
+        local = np.arange(self.n) - first[self.layer_of]
+
+        def each(values):  # a layer's number, or its neuron's entry of a per-neuron array
+            return [float(np.broadcast_to(v, (p.size,))[k]) for v, p, k in zip(
+                values, self.params, local, strict=True)]
+
+        dt = network.dt_ms
+        self.decay = each([p.decay_per_step(dt) for p in self.params])
+        self.threshold = each([p.threshold if p.fires else np.inf for p in self.params])
+        self.reset_amount = each([p.reset_amount(dt) for p in self.params])
+        self.bias = each([p.bias for p in self.params])
+        self.syn_decay = each([p.synaptic_decay(dt) for p in self.params])
 
 
 def _empty_result(S: int, T: int, n_out: int, n_layers: int, bins: int) -> dict:
@@ -96,7 +117,7 @@ def reference_run(network: Network, inputs: np.ndarray, *, trace: Any = None,
     which is not pending does not belong to these weights and inputs: InputError.
     """
     opt = Options(**options)
-    net = _Net(network)
+    net = _Net(network, int(opt.recurrent_delivery == "next_timestep"))
     S, T, _ = inputs.shape
     result = _empty_result(S, T, net.n - net.output_first, net.n_layers, opt.histogram_bins)
     for s in range(S):
@@ -117,7 +138,8 @@ def replay(network: Network, inputs: np.ndarray, trace: Any) -> dict[str, np.nda
         raise InputError(f"trace: config 'sync_threshold' {sync!r} cannot be replayed")
     return reference_run(network, inputs, trace=trace, input_mode=cfg.input_mode,
                          sync_threshold=sync, emit_barriers=cfg.emit_barriers,
-                         histogram_bins=cfg.histogram_bins)
+                         histogram_bins=cfg.histogram_bins,
+                         recurrent_delivery=cfg.recurrent_delivery)
 
 
 class _Sample:
@@ -128,6 +150,9 @@ class _Sample:
         self.key = KEYS[opt.policy] if isinstance(opt.policy, str) else opt.policy
         self.sync = np.broadcast_to(np.asarray(opt.sync_threshold), (net.n,))
         self.u = [0.0] * net.n
+        self.syn = [0.0] * net.n
+        self.held = [False] * net.n
+        self.future: dict[int, dict[int, float]] = {}  # pass -> neuron -> delayed current
         self.schedule = trace.schedule(s) if trace is not None else None
         self.exempt = set() if trace is None else {
             (int(t), int(step), int(i)) for _, t, step, i in
@@ -152,6 +177,12 @@ class _Sample:
         self.incoming: dict[int, float] = {}  # neuron -> summed current since its last update
         self.pending: list[tuple[float, int, int]] = []  # (priority, tie, source)
         self.counts = self._input_counts(t, frame)
+        self.t = t
+        # bias and carried synaptic current, delayed currents arriving now
+        self._pass_start()
+        for i, current in sorted(self.future.pop(t, {}).items()):
+            self.incoming[i] = self.incoming.get(i, 0.0) + current
+            self.currents[i] += 1
         # 2. input: currents at once, or queued events
         self._bring_in_input()
         barriers: dict[int, int] = {}
@@ -177,11 +208,34 @@ class _Sample:
                 counts[int(feature)] = int(kept)
         return counts
 
+    def _pass_start(self) -> None:
+        """The bias (or, with a current-based synapse, the decayed synaptic current plus the
+        bias) enters the membrane; a neuron held after a zero_hold reset stays at zero."""
+        net = self.net
+        for i in range(net.n):
+            if net.params[i].synapse == "current":
+                self.syn[i] = net.syn_decay[i] * self.syn[i] + net.bias[i]
+                add = self.syn[i]
+            else:
+                add = net.bias[i]
+            if self.held[i]:
+                self.refractory[i] = True
+                self.held[i] = False
+            elif add != 0.0:
+                self.u[i] += add
+                self.incoming.setdefault(i, 0.0)
+
     def _send(self, source: int, amplitude: float) -> None:
         for tgt, w in self.net.outgoing[source]:
             self.incoming[tgt] = self.incoming.get(tgt, 0.0) + w * amplitude
             self.messages[tgt] += 1
             self.currents[tgt] += 1
+        for tgt, w, delay in self.net.delayed[source]:
+            arriving = self.future.setdefault(self.t + delay, {})
+            arriving[tgt] = arriving.get(tgt, 0.0) + w * amplitude
+
+    def _fanout(self, source: int) -> int:
+        return len(self.net.outgoing[source]) + len(self.net.delayed[source])
 
     def _bring_in_input(self) -> None:
         net, opt = self.net, self.opt
@@ -197,7 +251,7 @@ class _Sample:
                     self.key(source, -1, float(c), -1) if callable(opt.policy) else -1.0)
                 self.pending.append((priority, source, source))
             else:
-                self.result["input_sops"][self.s] += c * len(net.outgoing[source])
+                self.result["input_sops"][self.s] += c * self._fanout(source)
                 self._send(source, float(c))
         if np.any(self.sync > 0):
             for i in range(net.n):
@@ -210,12 +264,14 @@ class _Sample:
         sent: dict[int, int] = {}
         arrived, self.incoming = self.incoming, {}
         for i in sorted(arrived):
+            if self.net.params[i].synapse == "current":
+                self.syn[i] += arrived[i]  # even while refractory
             if self.refractory[i]:
                 continue
             self.u[i] += arrived[i]
             if self.messages[i] < self.sync[i]:
                 continue
-            if self.u[i] > self.net.params[i].threshold:
+            if self.u[i] > self.net.threshold[i]:
                 self._fire(t, step, i)
             elif self.opt.emit_barriers and not self.barrier_sent[i] and not self.fired[i]:
                 self.barrier_sent[i] = True
@@ -234,7 +290,11 @@ class _Sample:
         result["spikes_per_layer"][s, net.layer_of[i]] += 1
         self.fired[i] = True
         p = net.params[i]
-        self.u[i] = self.u[i] - p.threshold if p.reset == "soft" else 0.0
+        if p.reset in ("subtract", "subtract_delayed"):
+            self.u[i] -= net.reset_amount[i]
+        else:
+            self.u[i] = 0.0
+            self.held[i] = p.reset == "zero_hold"
         self.refractory[i] = p.refractory and (t, step, i) not in self.exempt
         if net.layer_of[i] == net.n_layers - 1:
             result["output_counts"][s, i - net.output_first] += 1
@@ -280,10 +340,10 @@ class _Sample:
         for source in sorted(sources):
             self.delivered += 1
             if source < net.n:
-                result["sops"][s] += len(net.outgoing[source])
+                result["sops"][s] += self._fanout(source)
                 result["delivered_spikes"][s] += 1
                 self._send(source, 1.0)
             else:
                 c = self.counts[source - net.n]
-                result["input_sops"][s] += c * len(net.outgoing[source])
+                result["input_sops"][s] += c * self._fanout(source)
                 self._send(source, float(c))
