@@ -11,16 +11,18 @@ Example ``model.yaml`` (``docs/model-format.md`` has the full reference)::
     metadata: {trained: false}
     layers:
       - {name: hidden1, size: 3, neuron: lif, tau_m_ms: 1.0, threshold: 0.3,
-         reset: hard, refractory: true}
-      - {name: output, size: 2}
+         reset: zero, refractory: true, bias: 0.0, synapse: instant}
+      - {name: output, size: 2, threshold: {array: L1.threshold}}
     projections:
       - {source: input, target: hidden1, type: dense, weight: W1}
-      - {source: hidden1, target: output, type: dense, weight: W2}
+      - {source: hidden1, target: output, type: dense, weight: W2, delay: 0}
 
 ``weight`` names an array of shape (target size, source size) in the ``.npz`` file. A
 convolution is ``{type: conv, weight: W3, input_shape: [C, H, W], stride: [1, 1],
 padding: [0, 0], dilation: [1, 1], groups: 1}`` with a weight of shape (out channels,
-in channels / groups, kernel height, kernel width).
+in channels / groups, kernel height, kernel width). A per-neuron parameter (``tau_m_ms``,
+``threshold``, ``bias``, ``tau_syn_ms``) is ``{array: KEY}``, an array of the layer's size in
+the ``.npz`` file.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ from .yamlfile import read_yaml
 
 FORMAT = "asyncsim-model"
 FORMAT_VERSION = 1
-LAYER_FIELDS = {"name", "size", "neuron", "tau_m_ms", "threshold", "reset", "refractory"}
-PROJECTION_FIELDS = {"source", "target", "type", "weight"}
+LAYER_FIELDS = {"name", "size", "neuron", "tau_m_ms", "threshold", "reset", "refractory",
+                "bias", "synapse", "tau_syn_ms"}
+#: layer parameters that may be one number or one per neuron
+PER_NEURON = ("tau_m_ms", "threshold", "bias", "tau_syn_ms")
+PROJECTION_FIELDS = {"source", "target", "type", "weight", "delay"}
 CONV_FIELDS = {"input_shape", "stride", "padding", "dilation", "groups"}
 TOP_FIELDS = {"format", "format_version", "name", "description", "dt_ms", "input_size",
               "weights_file", "metadata", "layers", "projections"}
@@ -105,7 +110,9 @@ def _load(path: Path) -> Network:
         for key in ("name", "size"):
             if key not in entry:
                 raise InputError(f"field 'layers[{i}].{key}': missing")
-        layers.append(Layer(**entry))
+        values = {k: _per_neuron(v, weights, f"layers[{i}].{k}", doc["weights_file"])
+                  if k in PER_NEURON else v for k, v in entry.items()}
+        layers.append(Layer(**values))
     projections = []
     for i, entry in enumerate(_list(doc["projections"], "projections")):
         kind = entry.get("type", "dense")
@@ -121,18 +128,30 @@ def _load(path: Path) -> Network:
         if key not in weights:
             raise InputError(f"field 'projections[{i}].weight': array '{key}' not in "
                              f"{doc['weights_file']} (has: {', '.join(sorted(weights))})")
+        delay = entry.get("delay", 0)
         if kind == "dense":
-            projections.append(DenseProjection(entry["source"], entry["target"], weights[key]))
+            projections.append(DenseProjection(entry["source"], entry["target"], weights[key],
+                                               delay=delay))
         else:
             geometry = {k: entry[k] for k in CONV_FIELDS if k in entry}
             projections.append(ConvProjection(entry["source"], entry["target"], weights[key],
-                                              **geometry))
+                                              delay=delay, **geometry))
     metadata = doc.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise InputError("field 'metadata': expected a mapping")
     return Network(doc["input_size"], layers, projections, dt_ms=doc.get("dt_ms", 1.0),
                    name=str(doc.get("name", path.stem)),
                    description=str(doc.get("description", "")), metadata=metadata)
+
+
+def _per_neuron(value: Any, arrays: dict[str, np.ndarray], where: str, file: str) -> Any:
+    """A number as it is; ``{array: KEY}`` as the array ``KEY`` of the weights file."""
+    if not isinstance(value, dict):
+        return value
+    if set(value) != {"array"} or str(value["array"]) not in arrays:
+        raise InputError(f"field '{where}': expected a number or {{array: KEY}} with KEY in "
+                         f"{file}, got {value!r}")
+    return arrays[str(value["array"])]
 
 
 def _list(value: Any, name: str) -> list[dict]:
@@ -169,6 +188,17 @@ def save_model(network: Network, path: str | os.PathLike) -> Path:
         path = path / "model.yaml" if path.is_dir() else path.with_suffix(".yaml")
     weights_path = path.with_suffix(".npz")
     arrays = {f"W{i + 1}": p.weight for i, p in enumerate(network.projections)}
+    layers = []
+    for i, lay in enumerate(network.layers):
+        entry = {"name": lay.name, "size": lay.size, "neuron": lay.neuron,
+                 "tau_m_ms": lay.tau_m_ms, "threshold": lay.threshold, "reset": lay.reset,
+                 "refractory": lay.refractory, "bias": lay.bias, "synapse": lay.synapse,
+                 "tau_syn_ms": lay.tau_syn_ms}
+        for key in PER_NEURON:
+            if isinstance(entry[key], np.ndarray):
+                arrays[f"L{i}.{key}"] = entry[key]
+                entry[key] = {"array": f"L{i}.{key}"}
+        layers.append(entry)
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     write_bytes_atomic(weights_path, buffer.getvalue())
@@ -181,11 +211,7 @@ def save_model(network: Network, path: str | os.PathLike) -> Path:
         "input_size": network.input_size,
         "weights_file": weights_path.name,
         "metadata": _plain(network.metadata),
-        "layers": [
-            {"name": lay.name, "size": lay.size, "neuron": lay.neuron, "tau_m_ms": lay.tau_m_ms,
-             "threshold": lay.threshold, "reset": lay.reset, "refractory": lay.refractory}
-            for lay in network.layers
-        ],
+        "layers": layers,
         "projections": [_projection_entry(p, f"W{i + 1}")
                         for i, p in enumerate(network.projections)],
     }
@@ -195,6 +221,8 @@ def save_model(network: Network, path: str | os.PathLike) -> Path:
 
 def _projection_entry(p: DenseProjection | ConvProjection, weight_key: str) -> dict:
     entry = {"source": p.source, "target": p.target, "type": "dense", "weight": weight_key}
+    if p.delay:
+        entry["delay"] = p.delay
     if isinstance(p, ConvProjection):
         entry.update(type="conv", input_shape=list(p.input_shape), stride=list(p.stride),
                      padding=list(p.padding), dilation=list(p.dilation), groups=p.groups)

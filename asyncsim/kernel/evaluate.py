@@ -91,9 +91,10 @@ def _expand(sample, net, chip, settings, state, front, work, out, at):
                 u[un] = min(max(u[un] + x[un], u_low[un]), u_high[un])
             x[un] = 0.0
         for un in range(first, end):
-            if in_refractory[un] == 0 and (
+            # a neuron held after a zero_hold reset cannot fire, but still owes its barrier
+            if (in_refractory[un] == 0 or (emit_barriers and fired[un] == 0)) and (
                     not sync_in_use or messages[un] >= sync_threshold[un]) and (
-                    u[un] > threshold[un] or (
+                    (in_refractory[un] == 0 and u[un] > threshold[un]) or (
                         emit_barriers and barrier_sent[un] == 0 and fired[un] == 0)):
                 if marked[un] != stamp:
                     marked[un] = stamp
@@ -123,12 +124,15 @@ def _evaluate(t, sample, n_this, net, chip, settings, user_key, state, front, qu
             syn[n] += x[n]  # the synaptic current integrates even while refractory
         if in_refractory[n]:
             x[n] = 0.0
-            continue
-        u[n] = min(max(u[n] + x[n], u_low[n]), u_high[n])
-        x[n] = 0.0
+            if state.fired[n] or not settings.emit_barriers:
+                continue
+            # held after a zero_hold reset: cannot fire, but still owes its barrier
+        else:
+            u[n] = min(max(u[n] + x[n], u_low[n]), u_high[n])
+            x[n] = 0.0
         if sync_in_use and messages[n] < sync_threshold[n]:
             continue
-        if u[n] > threshold[n]:
+        if in_refractory[n] == 0 and u[n] > threshold[n]:
             if not _fire(n, t, sample, net, settings, user_key, state, queue, out, rec, at,
                          rng):
                 return False

@@ -420,13 +420,12 @@ def _reverse_pass_start(t, net, log, adj):
         held = log.frozen_from[t, n] < 0
         if net.max_delay > 0:
             adj.arrival[t, n] = _current_adjoint(t, 0, n, net, log, adj)
-        if net.pass_start:
-            if net.is_current[n]:
-                mu_start = mu[n] + (0.0 if held else lam[n])
-                adj.dbias[n] += mu_start
-                mu[n] = net.syn_decay[n] * mu_start
-            elif not held:
-                adj.dbias[n] += lam[n]
+        if net.is_current[n]:
+            mu_start = mu[n] + (0.0 if held else lam[n])
+            adj.dbias[n] += mu_start
+            mu[n] = net.syn_decay[n] * mu_start
+        elif not held:
+            adj.dbias[n] += lam[n]
         lam[n] *= net.decay[n]
 
 

@@ -267,11 +267,14 @@ class _Sample:
             if self.net.params[i].synapse == "current":
                 self.syn[i] += arrived[i]  # even while refractory
             if self.refractory[i]:
-                continue
-            self.u[i] += arrived[i]
+                if self.fired[i] or not self.opt.emit_barriers:
+                    continue
+                # held after a zero_hold reset: cannot fire, still owes its barrier
+            else:
+                self.u[i] += arrived[i]
             if self.messages[i] < self.sync[i]:
                 continue
-            if self.u[i] > self.net.threshold[i]:
+            if not self.refractory[i] and self.u[i] > self.net.threshold[i]:
                 self._fire(t, step, i)
             elif self.opt.emit_barriers and not self.barrier_sent[i] and not self.fired[i]:
                 self.barrier_sent[i] = True
