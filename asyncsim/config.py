@@ -122,7 +122,7 @@ STOPS = ("drain", "on_output")
 INPUT_MODES = ("aggregated", "queued")
 SYNCHRONIZATIONS = ("none", "layer")
 RECURRENT_DELIVERIES = ("same_pass", "next_timestep")
-READOUTS = ("spike_count", "membrane")
+READOUTS = ("auto", "spike_count", "membrane")
 
 
 def probability(help: str, cli: tuple[str, ...] | None = None) -> Any:
@@ -182,9 +182,9 @@ class SimConfig:
     max_steps: int = parameter(100_000, "Forward steps after which a pass is cut short (the "
                                "report counts these guard stops).", kind="int", minimum=1)
     readout: str = parameter(
-        "spike_count", "Prediction: argmax of output spike counts (ties to the lowest class) "
-        "or of the output membranes after the last timestep.", kind="choice",
-        choices=READOUTS)
+        "auto", "Prediction: argmax of output spike counts (ties to the lowest class) or of "
+        "the output membranes after the last timestep; auto: membranes for a leaky-integrator "
+        "(li) output layer, spike counts otherwise.", kind="choice", choices=READOUTS)
     seed: int = parameter(0, "Seed of the per-sample random streams.", kind="int", minimum=0)
     histogram_bins: int = parameter(
         64, "Bins of the currents-before-spike histogram (the last bin collects the rest).",

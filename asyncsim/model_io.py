@@ -75,14 +75,15 @@ def resolve_model_path(path_or_name: str | os.PathLike) -> Path:
                      f"(shipped: {', '.join(sorted(shipped)) or 'none'})")
 
 
-def load_model(path_or_name: str | os.PathLike, dt_ms: float | None = None) -> Network:
+def load_model(path_or_name: str | os.PathLike, dt_ms: float | None = None,
+               **nir_options: Any) -> Network:
     """Load a model from its YAML file (or folder, or shipped name) and its weights, or from a
-    NIR file (``.nir``; needs ``dt_ms``, the timestep in milliseconds: see
-    :mod:`asyncsim.nir_io`)."""
+    NIR file (``.nir``; ``dt_ms`` is the timestep in milliseconds, ``nir_options`` are
+    ``convention`` and ``reset``: see :mod:`asyncsim.nir_io`)."""
     if str(path_or_name).lower().endswith(".nir"):
         from .nir_io import load_nir
 
-        return load_nir(path_or_name, dt_ms)
+        return load_nir(path_or_name, dt_ms, **nir_options)
     path = resolve_model_path(path_or_name)
     try:
         return _load(path)

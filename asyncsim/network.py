@@ -401,13 +401,16 @@ def feedforward(
     threshold: float = 0.3,
     reset: str = "hard",
     refractory: bool = True,
+    synapse: str = "instant",
+    tau_syn_ms: float = 5.0,
     dt_ms: float = 1.0,
     name: str = "network",
     **metadata: Any,
 ) -> Network:
     """A chain ``input -> hidden_1 -> ... -> output`` of dense projections.
 
-    ``weights[l]`` has shape ``(N_{l+1}, N_l)``; every layer shares the neuron parameters.
+    ``weights[l]`` has shape ``(N_{l+1}, N_l)``; every layer shares the neuron parameters
+    (times in milliseconds).
     """
     if len(weights) < 1:
         raise InputError("field 'weights': expected at least one weight matrix, got none")
@@ -418,7 +421,8 @@ def feedforward(
         w = np.asarray(w)
         lname = "output" if i == len(weights) - 1 else f"hidden{i + 1}"
         layers.append(Layer(lname, int(w.shape[0]) if w.ndim == 2 else -1, neuron, tau_m_ms,
-                            threshold, reset, refractory))
+                            threshold, reset, refractory, synapse=synapse,
+                            tau_syn_ms=tau_syn_ms))
         projections.append(DenseProjection(source, lname, w))
         source = lname
     return Network(n_in, layers, projections, dt_ms=dt_ms, name=name, metadata=dict(metadata))

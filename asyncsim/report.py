@@ -68,6 +68,8 @@ class NetworkFacts:
         connection_sparsity: zero weights / all weights.
         footprint_bytes: 4 bytes per weight and per neuron parameter or state value
             (membrane, threshold, decay).
+        imported_from: the file format the model came from (``nir``), if not native.
+        non_spiking: layers of leaky integrators (``li``), which never fire by design.
     """
 
     name: str
@@ -79,6 +81,7 @@ class NetworkFacts:
     connection_sparsity: float
     footprint_bytes: int
     imported_from: str | None = None
+    non_spiking: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def of(cls, network: Any) -> NetworkFacts:
@@ -88,7 +91,8 @@ class NetworkFacts:
         return cls(network.name, network.architecture(), [layer.name for layer in network.layers],
                    network.n_neurons, network.n_hidden, network.metadata.get("trained"),
                    zeros / max(1, n_weights), 4 * (n_weights + 3 * network.n_neurons),
-                   network.metadata.get("imported_from"))
+                   network.metadata.get("imported_from"),
+                   [layer.name for layer in network.layers if layer.neuron == "li"])
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -173,7 +177,8 @@ class Report:
         noted while running."""
         out = list(self.notes)
         spikes = self.per_sample["spikes_per_layer"].sum(axis=0)
-        silent = [i for i, n in enumerate(spikes) if n == 0]
+        silent = [i for i, n in enumerate(spikes)
+                  if n == 0 and self.network.layers[i] not in self.network.non_spiking]
         if silent:
             first = self.network.layers[silent[0]]
             cause = ("the currents it receives never cross its threshold: weights too small or "

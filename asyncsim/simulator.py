@@ -115,8 +115,14 @@ class Simulator:
             input_dropout=cfg.input_dropout, network_dropout=cfg.network_dropout,
             synchronization=cfg.synchronization, sync_threshold=sync, emit_barriers=barriers,
             recurrent_delivery="next_timestep" if self.compiled.recurrent_delay else "same_pass",
-            max_steps=cfg.max_steps, readout=cfg.readout, seed=cfg.seed,
+            max_steps=cfg.max_steps, readout=self._readout(), seed=cfg.seed,
             histogram_bins=cfg.histogram_bins, energy_per_sop_pj=cfg.energy_per_sop_pj)
+
+    def _readout(self) -> str:
+        if self.config.readout != "auto":
+            return self.config.readout
+        output = self.network.layers[-1]
+        return "membrane" if output.neuron == "li" else "spike_count"
 
     def kernel_arguments(self) -> tuple:
         """``(network, chip, settings, user key)`` as the kernel reads them: the one place

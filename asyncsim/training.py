@@ -77,6 +77,8 @@ class TrainConfig:
         kind="float", minimum=0.0, positive=True)
     stop: str = parameter("drain", "Stop condition of the simulated passes (train with the "
                           "inference one).", kind="choice", choices=STOPS)
+    train_biases: bool = parameter(False, "Learn every neuron's bias too (a bias per neuron; "
+                                   "no weight decay on it).", kind="bool")
     steps_after_output: int = parameter(1, "Forward steps after the first output spike "
                                         "(--stop on_output).", kind="int", minimum=0)
     seed: int = parameter(0, "Seed of the batches, the simulation and generated data.",
@@ -94,7 +96,9 @@ class TrainConfig:
                       input_dropout=self.input_dropout,
                       refractory_dropout=self.refractory_dropout)
         if self.mode == "layered":
-            return dict(policy="layer", forward_group=10**9, **common)
+            # layer by layer, recurrent spikes arrive in the next timestep (BPTT's order)
+            return dict(policy="layer", forward_group=10**9,
+                        recurrent_delivery="next_timestep", **common)
         if self.mode == "unlayered-rs":
             return dict(policy="random", forward_group=self.forward_group, **common)
         return dict(policy="momentum", forward_group=self.forward_group,
@@ -106,17 +110,20 @@ HELD_OUT_SEED_OFFSET = 1_000_000
 
 
 def build_network(model: str, *, seed: int = 0, tau_m_ms: float = 1.0, dt_ms: float = 10.0,
-                  threshold: float = 0.3, name: str = "network") -> Network:
+                  threshold: float = 0.3, synapse: str = "instant", tau_syn_ms: float = 5.0,
+                  name: str = "network") -> Network:
     """The network to train: a model (file, folder or shipped name), or an architecture such
     as ``2312-64-64-64-10`` (a chain of LIF layers with Xavier-uniform weights drawn with
-    ``seed``; ``tau_m_ms`` and ``dt_ms`` in milliseconds)."""
+    ``seed``; ``synapse="current"`` for current-based synapses; ``tau_m_ms``, ``tau_syn_ms``
+    and ``dt_ms`` in milliseconds)."""
     parts = model.split("-")
     if len(parts) > 1 and all(part.isdigit() for part in parts):
         sizes = [int(v) for v in parts]
         if min(sizes) < 1:
             raise InputError(f"architecture '{model}': expected layer sizes >= 1")
         return random_feedforward(sizes, seed=seed, tau_m_ms=tau_m_ms, dt_ms=dt_ms,
-                                  threshold=threshold, name=name)
+                                  threshold=threshold, synapse=synapse,
+                                  tau_syn_ms=tau_syn_ms, name=name)
     return load_model(model)
 
 
@@ -168,7 +175,11 @@ def train(
     if data.n_features != network.input_size:
         raise InputError(f"field 'data': expected {network.input_size} features for "
                          f"'{network.name}', got {data.n_features}")
+    n_weights = len(network.projections)
     weights = [p.weight.copy() for p in network.projections]
+    if config.train_biases:
+        weights += [np.broadcast_to(np.asarray(layer.bias, dtype=np.float64),
+                                    (layer.size,)).copy() for layer in network.layers]
     adam = Adam([w.shape for w in weights], config.learning_rate)
     history: list[dict] = []
     first_epoch = 0
@@ -198,8 +209,11 @@ def train(
                                        alpha=config.alpha, upstream=upstream,
                                        silent_hidden=config.silent_gradient)
                 grad.loss = loss
-            grads = [g + config.weight_decay * w for g, w in zip(grad.weights, weights,
+            grads = [g + config.weight_decay * w for g, w in zip(grad.weights,
+                                                                  weights[:n_weights],
                                                                   strict=True)]
+            if config.train_biases:
+                grads += grad.biases
             weights = adam.step(weights, grads)
             losses.append(grad.loss)
             correct += int(np.sum(report.predictions == data.labels[idx]))
@@ -233,10 +247,18 @@ def scaled_cross_entropy(counts: np.ndarray, labels: np.ndarray,
     return loss, dlogits * scale / len(labels)
 
 
-def _with_weights(network: Network, weights: list[np.ndarray]) -> Network:
-    projections = [replace(p, weight=w) for p, w in zip(network.projections, weights,
+def _with_weights(network: Network, parameters: list[np.ndarray]) -> Network:
+    """``network`` with these weights (one per projection) and, after them, if given, these
+    biases (one array per layer)."""
+    n = len(network.projections)
+    projections = [replace(p, weight=w) for p, w in zip(network.projections, parameters[:n],
                                                          strict=True)]
-    return replace(network, projections=projections, metadata=dict(network.metadata))
+    layers = network.layers
+    if len(parameters) > n:
+        layers = [replace(layer, bias=b) for layer, b in zip(layers, parameters[n:],
+                                                              strict=True)]
+    return replace(network, layers=layers, projections=projections,
+                   metadata=dict(network.metadata))
 
 
 def _write_checkpoint(path, weights, adam: Adam, history, config: TrainConfig) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,6 +18,8 @@ from asyncsim.datasets import load_dataset
 from asyncsim.hardware import ChipSimulator, load_profile, shipped_profiles
 from asyncsim.hardware.mapping import STRATEGIES
 from asyncsim.model_io import resolve_model_path, shipped_models
+from asyncsim.network import RESET_ALIASES, RESET_MODES
+from asyncsim.nir_io.conventions import CONVENTIONS
 from asyncsim.simulator import early_decision as early_decision_curve
 from asyncsim.sweeps import EXECUTORS, load_sweep, read_results, run_sweep
 from asyncsim.sweeps.plots import plot_report, plot_results
@@ -24,6 +27,7 @@ from asyncsim.training import TrainConfig, build_network, held_out_accuracy, tra
 
 from .options import given, schema_options
 
+RESET_CHOICES = [*RESET_MODES, *RESET_ALIASES]
 GENERATED = {
     "nmnist-like": "spatial, N-MNIST-shaped: 2312 features, 10 classes, 10 steps of 10 ms",
     "shd-like": "temporal, SHD-shaped: 350 channels, 20 classes, 100 steps of 10 ms",
@@ -94,10 +98,17 @@ def cli() -> None:
                    "output spike (comma list, e.g. 0,1,2,4; paper figure 5).")
 @click.option("--dt", "dt_ms", type=float, default=None,
               help="Timestep in milliseconds, for NIR models (NIR stores none).")
+@click.option("--nir-convention", type=click.Choice(list(CONVENTIONS)), default="nir",
+              show_default=True,
+              help="How to read a NIR model: the exporting framework's conventions "
+                   "(docs/ecosystem.md).")
+@click.option("--reset", type=click.Choice(RESET_CHOICES), default=None,
+              help="The reset of every layer: zero, subtract, subtract_delayed, zero_hold (NIR "
+                   "does not store it) [default: the model's, or the NIR convention's].")
 @click.option("--allow-large", is_flag=True,
               help="Go ahead with work estimated to exceed this machine's memory.")
 def run(model, data, samples, threads, json_path, progress, profile, mapping, quantize,
-        trace_path, early_decision, dt_ms, allow_large, **parameters):
+        trace_path, early_decision, dt_ms, nir_convention, reset, allow_large, **parameters):
     """Simulate MODEL (a model YAML file, a folder, a shipped model's name, or a .nir file
     with --dt)."""
     for path, what in ((json_path, "report file"), (trace_path, "trace file")):
@@ -105,7 +116,7 @@ def run(model, data, samples, threads, json_path, progress, profile, mapping, qu
             check_output_path(path, what)
     settings = given(parameters, SimConfig)
     steps = _step_list(early_decision) if early_decision else None
-    network = load_model(model, dt_ms=dt_ms)
+    network = _load(model, dt_ms, nir_convention, reset)
     seed = settings.get("seed", 0)
     if profile:
         sim = ChipSimulator(network, profile, mapping=mapping, quantize=quantize,
@@ -137,6 +148,19 @@ def run(model, data, samples, threads, json_path, progress, profile, mapping, qu
         click.echo(f"trace written to {trace_path}")
 
 
+def _load(model: str, dt_ms, convention: str, reset: str | None):
+    """The model, with every layer's reset replaced when ``reset`` is given (for a NIR model
+    through its convention, which may map it)."""
+    if str(model).lower().endswith(".nir"):
+        options = {} if convention == "nir" and reset is None else {
+            "convention": convention, "reset": reset}
+        return load_model(model, dt_ms=dt_ms, **options)
+    network = load_model(model)
+    if reset is not None:
+        network.layers = [replace(layer, reset=reset) for layer in network.layers]
+    return network
+
+
 def _step_list(text: str) -> list[int]:
     try:
         steps = [int(v) for v in text.split(",") if v.strip()]
@@ -163,6 +187,12 @@ def _step_list(text: str) -> list[int]:
               help="For an architecture string: timestep, milliseconds.")
 @click.option("--threshold", type=float, default=0.3, show_default=True,
               help="For an architecture string: U_thr.")
+@click.option("--synapse", type=click.Choice(["instant", "current"]), default="instant",
+              show_default=True,
+              help="For an architecture string: instant or current-based (CUBA) synapses.")
+@click.option("--tau-syn-ms", type=float, default=5.0, show_default=True,
+              help="For an architecture string with --synapse current: synaptic time "
+                   "constant, milliseconds.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="Where to write the trained model (YAML; weights beside it).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
@@ -171,8 +201,9 @@ def _step_list(text: str) -> list[int]:
 @click.option("--progress/--no-progress", default=None)
 @click.option("--allow-large", is_flag=True,
               help="Go ahead with work estimated to exceed this machine's memory.")
-def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold, out_path,
-                  checkpoint, resume, progress, allow_large, **parameters):
+def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold, synapse,
+                  tau_syn_ms, out_path, checkpoint, resume, progress, allow_large,
+                  **parameters):
     """Train MODEL (a model file, a shipped model, or an architecture such as
     2312-64-64-64-10) with the asynchronous schedule in the loop."""
     check_output_path(out_path, "model file")
@@ -180,7 +211,8 @@ def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold
         check_output_path(checkpoint, "checkpoint file")
     config = TrainConfig(**given(parameters, TrainConfig))
     network = build_network(model, seed=config.seed, tau_m_ms=tau_m_ms, dt_ms=dt_ms,
-                            threshold=threshold, name=Path(out_path).stem)
+                            threshold=threshold, synapse=synapse, tau_syn_ms=tau_syn_ms,
+                            name=Path(out_path).stem)
     compile_network(network, allow_large)  # refuse a network too large before any work
     train_set = load_dataset(data, n_samples=samples, seed=config.seed,
                              allow_large=allow_large)
@@ -312,12 +344,19 @@ def plot_command(results, out_path, x, y, by, pareto, figure):
 @click.argument("target", type=click.Path(dir_okay=False))
 @click.option("--dt", "dt_ms", type=float, default=None,
               help="Timestep in milliseconds (reading NIR, which stores none).")
-def convert_command(source, target, dt_ms):
+@click.option("--nir-convention", type=click.Choice(list(CONVENTIONS)), default="nir",
+              show_default=True,
+              help="How to read a NIR model: the exporting framework's conventions "
+                   "(docs/ecosystem.md).")
+@click.option("--reset", type=click.Choice(RESET_CHOICES), default=None,
+              help="The reset of every layer: zero, subtract, subtract_delayed, zero_hold (NIR "
+                   "does not store it) [default: the model's, or the NIR convention's].")
+def convert_command(source, target, dt_ms, nir_convention, reset):
     """Convert a model between NIR (.nir) and the native format (.yaml + .npz)."""
     if not target.lower().endswith((".nir", ".yaml", ".yml")):
         raise InputError(f"{target}: expected a .nir or .yaml file name")
     check_output_path(target, "converted model")
-    network = load_model(source, dt_ms=dt_ms)
+    network = _load(source, dt_ms, nir_convention, reset)
     if target.lower().endswith(".nir"):
         from asyncsim.nir_io import save_nir
 
@@ -377,7 +416,10 @@ def profiles_show(name) -> None:
     click.echo(f"style {p.style}; policy {p.policy}; forward group {p.forward_group}; "
                f"mesh {p.mesh[0]}x{p.mesh[1]}; neurons {', '.join(p.neuron_models)}; "
                f"weight bits {p.weight_bits}; state bits {p.state_bits}")
-    for key, fig in p.figures():
+    rows = p.figures()
+    if p.max_delay_steps is not None:
+        rows.append(("neuron.max_delay_steps", p.max_delay_steps))
+    for key, fig in rows:
         value = "unknown" if fig.value is None else f"{fig.value:g}"
         source = f" [{fig.source}]" if fig.source else ""
         note = f" ({fig.note})" if fig.note else ""

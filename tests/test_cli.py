@@ -151,3 +151,18 @@ def test_train_command_writes_a_runnable_model_and_resumes(tmp_path):
     bad = CliRunner().invoke(cli, ["train", "2312-8-4-10", "--mode", "psychic", "--out",
                                    str(out)])
     assert bad.exit_code == 2
+
+
+def test_train_command_builds_current_based_layers_and_learns_biases(tmp_path):
+    out = tmp_path / "cuba.yaml"
+    result = _run("train", "2312-8-10", "--data", "nmnist-like", "--samples", "16",
+                  "--test-samples", "0", "--epochs", "1", "--batch-size", "16",
+                  "--synapse", "current", "--tau-syn-ms", "20", "--train-biases",
+                  "--out", str(out))
+    assert result.exit_code == 0, result.output
+    from asyncsim import load_model
+
+    model = load_model(out)
+    assert all(layer.synapse == "current" for layer in model.layers)
+    assert all(np.all(layer.tau_syn_ms == 20.0) for layer in model.layers)
+    assert isinstance(model.layers[0].bias, np.ndarray) and np.any(model.layers[0].bias != 0)

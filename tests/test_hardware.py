@@ -169,6 +169,9 @@ BROKEN = [
      "energy.sop_pj.source"),
     (lambda d: d["execution"].update(forward_group=0), "execution.forward_group"),
     (lambda d: d["cores"].update(colour="red"), "cores.colour"),
+    (lambda d: d["neuron"].update(max_delay_steps={"value": 2.5, "status": "estimated"}),
+     "neuron.max_delay_steps.value"),
+    (lambda d: d["neuron"].update(max_delay_steps=16), "neuron.max_delay_steps"),
 ]
 
 
@@ -218,6 +221,24 @@ def test_unsupported_neuron_type_is_reported():
     assert "WARNING" in report.summary()
 
 
+def test_current_synapses_and_delays_are_checked_against_the_chip():
+    from asyncsim.network import DenseProjection, Layer, Network
+
+    def network(synapse="instant", delay=0):
+        layers = [Layer("h", 4, synapse=synapse), Layer("o", 2, synapse=synapse)]
+        return Network(3, layers, [DenseProjection("input", "h", np.ones((4, 3))),
+                                   DenseProjection("h", "o", np.ones((2, 4)), delay=delay)])
+
+    with pytest.raises(InputError, match="current-based"):
+        ChipSimulator(network("current"), "speck")
+    assert ChipSimulator(network("current"), "loihi").warnings == []
+    with pytest.raises(InputError, match="delay of 20 timesteps.*at most 16"):
+        ChipSimulator(network(delay=20), "spinnaker")
+    assert ChipSimulator(network(delay=16), "spinnaker").warnings == []
+    unknown = ChipSimulator(network(delay=3), "seneca")
+    assert any("maximum delay is unknown" in w for w in unknown.warnings)
+
+
 def test_state_precision_clips_membranes():
     from asyncsim import ChipModel
     from asyncsim.hardware import quantize_weights, state_bounds
@@ -241,3 +262,12 @@ def test_state_precision_clips_membranes():
                      chip=ChipModel(u_low=np.array([-0.9]), u_high=np.array([0.9])))
     assert only.run(inputs).per_sample["output_membrane"][0, 0] == pytest.approx(0.9)
     assert clipped.shape == (1, 1)
+
+
+def test_a_profile_without_a_delay_limit_runs_delays_without_warning():
+    from asyncsim.network import DenseProjection, Layer, Network
+
+    net = Network(3, [Layer("h", 4), Layer("o", 2)],
+                  [DenseProjection("input", "h", np.ones((4, 3))),
+                   DenseProjection("h", "o", np.ones((2, 4)), delay=40)])
+    assert ChipSimulator(net, "ideal-async").warnings == []

@@ -211,3 +211,49 @@ def test_bias_alone_drives_a_neuron_over_threshold_at_the_start_of_a_pass():
     report = Simulator(net, policy="fifo", forward_group=1).run(np.zeros((1, 3, 1), np.uint8))
     assert report.per_sample["spikes_per_layer"].tolist() == [[3, 3]]
     assert report.per_sample["spikes_to_output"].tolist() == [[1, 1, 1]]
+
+
+@pytest.mark.parametrize("features", [dict(synapse="current"), dict(recurrent=True),
+                                      dict(delay=2, reset="zero_hold"),
+                                      dict(reset="subtract_delayed", synapse="current",
+                                           recurrent=True, delay=1)])
+@pytest.mark.parametrize("name,policy,group", [("loihi", None, None),
+                                               ("spinnaker", None, 2),
+                                               ("ideal-async", "fifo", None)])
+def test_the_simpy_chip_reference_agrees_with_the_kernel(features, name, policy, group):
+    from asyncsim.hardware import ChipSimulator, parse_profile
+    from asyncsim.hardware.profile import shipped_profiles
+    from asyncsim.reference import simpy_run
+    from asyncsim.yamlfile import read_yaml
+
+    rng = np.random.default_rng(17)
+    net = _network(rng, **features)
+    inputs = random_inputs(3, 5, 12, rate=0.35, seed=8)
+    doc = read_yaml(shipped_profiles()[name])
+    doc["cores"]["neurons_per_core"] = {"value": 7, "status": "estimated"}
+    for key in ("synapses_per_core", "cores_per_chip"):
+        doc["cores"][key] = {"value": None, "status": "estimated"}
+    profile = parse_profile(doc)
+    overrides = {"policy": policy} if policy else {}
+    if group:
+        overrides["forward_group"] = group
+    chip = ChipSimulator(net, profile, quantize=False, **overrides)
+    kernel = chip.run(inputs).per_sample
+    expected = simpy_run(net, profile, chip.chip.mapping, inputs, policy=policy,
+                         forward_group=group)
+    for key in ("spikes_per_layer", "sops", "barrier_messages", "steps"):
+        np.testing.assert_array_equal(kernel[key], expected[key], err_msg=key)
+    assert kernel["spikes_per_layer"].sum() > 0
+
+
+def test_leaky_integrator_output_is_read_from_membranes_and_not_reported_silent():
+    rng = np.random.default_rng(11)
+    net = _network(rng, readout="li")
+    inputs = random_inputs(6, 5, 12, rate=0.4, seed=11)
+    report = Simulator(net, synchronization="layer").run(inputs, np.zeros(6, dtype=int))
+    assert report.config.readout == "membrane"
+    np.testing.assert_array_equal(report.predictions,
+                                  np.argmax(report.per_sample["output_membrane"], axis=1))
+    assert not any("'l2'" in w for w in report.warnings())
+    counted = Simulator(net, synchronization="layer", readout="spike_count").run(inputs)
+    assert counted.config.readout == "spike_count"

@@ -111,33 +111,64 @@ def test_conv_and_pool_match_a_direct_computation():
                                atol=1e-12)
 
 
-def _chain(neuron_node, middle=None):
+def _chain(neuron_node, middle=None, after=None):
     nodes = {"in": nir.Input(input_type={"input": np.array([3])}),
              "w": middle or nir.Linear(weight=np.ones((2, 3))),
              "n": neuron_node,
              "out": nir.Output(output_type={"output": np.array([2])})}
-    return nir.NIRGraph(nodes=nodes, edges=[("in", "w"), ("w", "n"), ("n", "out")],
-                        type_check=False)
+    edges = [("in", "w"), ("w", "n"), ("n", "out")]
+    if after is not None:  # a node between the weights and the neurons
+        nodes["a"] = after
+        edges = [("in", "w"), ("w", "a"), ("a", "n"), ("n", "out")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
 
 
 @pytest.mark.parametrize("graph,message", [
     (lambda: _chain(nir.CubaLIF(tau_syn=np.ones(2), tau_mem=np.ones(2), r=np.ones(2),
-                                v_leak=np.zeros(2), v_threshold=np.ones(2),
-                                v_reset=np.zeros(2), w_in=np.ones(2))), "'n' (CubaLIF)"),
-    (lambda: _chain(nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.ones(2),
-                            v_threshold=np.ones(2), v_reset=np.zeros(2))), "v_leak"),
-    (lambda: _chain(nir.LIF(tau=np.array([1.0, 2.0]), r=np.ones(2), v_leak=np.zeros(2),
-                            v_threshold=np.ones(2), v_reset=np.zeros(2))), "'tau' differs"),
+                                v_leak=np.ones(2), v_threshold=np.ones(2),
+                                v_reset=np.zeros(2), w_in=np.ones(2))), "v_leak"),
+    (lambda: _chain(nir.LIF(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2),
+                            v_threshold=np.ones(2), v_reset=np.ones(2))), "v_reset"),
     (lambda: _chain(nir.IF(r=np.ones(2), v_threshold=np.ones(2), v_reset=np.zeros(2)),
-                    nir.Affine(weight=np.ones((2, 3)), bias=np.ones(2))), "'w' (Affine)"),
+                    after=nir.Delay(delay=np.full(2, 0.0005))), "whole number of timesteps"),
     (lambda: _chain(nir.IF(r=np.ones(2), v_threshold=np.ones(2), v_reset=np.zeros(2)),
-                    nir.Delay(delay=np.ones(3))), "'w' (Delay)"),
+                    after=nir.Delay(delay=np.array([0.001, 0.002]))), "'a' (Delay)"),
     (lambda: _chain(nir.LIF(tau=np.full(2, 1e-5), r=np.ones(2), v_leak=np.zeros(2),
                             v_threshold=np.ones(2), v_reset=np.zeros(2))), "dt < tau"),
+    (lambda: _chain(nir.Threshold(threshold=np.ones(2))), "'n' (Threshold)"),
 ])
 def test_unsupported_graphs_name_the_node(graph, message):
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         from_nir(graph(), dt_ms=1.0)
+
+
+def test_node_types_and_parameters_that_used_to_be_refused_now_import():
+    def two(value):
+        return np.full(2, value)
+
+    cuba = from_nir(_chain(nir.CubaLIF(tau_syn=two(0.004), tau_mem=two(0.01), r=two(1.0),
+                                       v_leak=two(0.0), v_threshold=two(1.0),
+                                       v_reset=two(0.0), w_in=two(1.0))), dt_ms=1.0)
+    layer = cuba.layers[-1]
+    assert layer.synapse == "current"
+    assert layer.synaptic_decay(1.0) == pytest.approx(1 - 1 / 4)   # forward Euler
+    assert layer.decay_per_step(1.0) == pytest.approx(1 - 1 / 10)
+    # the input gain r w_in dt^2 / (tau_mem tau_syn) is folded into the weights
+    np.testing.assert_allclose(cuba.projections[0].weight, np.full((2, 3), 1 / 40))
+    leaky = from_nir(_chain(nir.LIF(tau=np.array([0.01, 0.02]), r=two(1.0),
+                                    v_leak=two(0.5), v_threshold=two(1.0),
+                                    v_reset=two(0.0))), dt_ms=1.0)
+    np.testing.assert_allclose(leaky.layers[-1].decay_per_step(1.0), [0.9, 0.95])
+    np.testing.assert_allclose(leaky.layers[-1].bias, [0.05, 0.025])   # dt / tau x v_leak
+    affine = from_nir(_chain(nir.IF(r=two(2.0), v_threshold=two(1.0), v_reset=two(0.0)),
+                             nir.Affine(weight=np.ones((2, 3)), bias=np.array([0.1, 0.2]))),
+                      dt_ms=1.0)
+    np.testing.assert_allclose(affine.layers[-1].bias, [0.2, 0.4])   # r x bias
+    delayed = from_nir(_chain(nir.IF(r=two(1.0), v_threshold=two(1.0), v_reset=two(0.0)),
+                              after=nir.Delay(delay=np.full(2, 0.003))), dt_ms=1.0)
+    assert delayed.projections[0].delay == 3
+    readout = from_nir(_chain(nir.LI(tau=two(0.01), r=two(1.0), v_leak=two(0.0))), dt_ms=1.0)
+    assert readout.layers[-1].neuron == "li"
 
 
 def test_broken_nir_file(tmp_path):
@@ -159,3 +190,40 @@ def test_recurrent_layers_survive_export_and_import():
     back = from_nir(to_nir(net), dt_ms=1.0)
     assert {(p.source, p.target) for p in back.projections} == {
         ("input", "h"), ("h", "h"), ("h", "o")}
+
+
+def test_every_new_node_type_survives_export_and_import(tmp_path):
+    from conftest import random_inputs
+
+    from asyncsim import Simulator
+
+    rng = np.random.default_rng(3)
+    layers = [Layer("cuba", 6, tau_m_ms=rng.uniform(2, 6, 6), threshold=rng.uniform(0.3, 0.6, 6),
+                    bias=rng.uniform(-0.05, 0.1, 6), synapse="current",
+                    tau_syn_ms=rng.uniform(1, 3, 6), reset="subtract"),
+              Layer("plain", 5, tau_m_ms=4.0, threshold=0.4, bias=0.05),
+              Layer("readout", 3, neuron="li", tau_m_ms=5.0)]
+    projections = [DenseProjection("input", "cuba", rng.normal(0.3, 0.4, (6, 4))),
+                   DenseProjection("cuba", "cuba", rng.normal(0, 0.2, (6, 6))),
+                   DenseProjection("cuba", "plain", rng.normal(0.2, 0.4, (5, 6)), delay=2),
+                   DenseProjection("plain", "readout", rng.normal(0.2, 0.4, (3, 5)))]
+    net = Network(4, layers, projections, dt_ms=1.0)
+    save_nir(net, tmp_path / "m.nir")
+    back = load_nir(tmp_path / "m.nir", dt_ms=1.0)
+    for a, b in zip(net.layers, back.layers, strict=True):
+        assert (a.name, a.neuron, a.synapse, a.reset) == (b.name, b.neuron, b.synapse, b.reset)
+        for key in ("tau_m_ms", "threshold", "bias", "tau_syn_ms") if a.fires else (
+                "tau_m_ms", "bias"):
+            if key == "tau_syn_ms" and a.synapse == "instant":
+                continue
+            np.testing.assert_allclose(getattr(b, key), getattr(a, key), rtol=1e-9)
+    assert {(p.source, p.target, p.delay) for p in back.projections} == {
+        (p.source, p.target, p.delay) for p in projections}
+    inputs = random_inputs(4, 8, 4, rate=0.5, seed=2)
+    for options in (dict(synchronization="layer"), dict(policy="random", forward_group=2)):
+        mine = Simulator(net, **options).run(inputs).per_sample
+        theirs = Simulator(back, **options).run(inputs).per_sample
+        np.testing.assert_array_equal(mine["spikes_per_layer"], theirs["spikes_per_layer"])
+        np.testing.assert_allclose(mine["output_membrane"], theirs["output_membrane"],
+                                   rtol=1e-9, atol=1e-12)
+    assert mine["spikes_per_layer"][:, :2].sum() > 0

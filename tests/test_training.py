@@ -96,3 +96,26 @@ def test_progress_reports_loss_and_running_accuracy():
     assert [s["batch"] for s in seen] == [0, 1, 2]
     assert all(0.0 <= s["accuracy"] <= 1.0 and s["loss"] > 0 for s in seen)
     assert seen[-1]["accuracy"] == pytest.approx(history[-1]["accuracy"])
+
+
+def test_a_current_based_network_with_biases_trains():
+    from asyncsim.network import DenseProjection, Layer, Network
+
+    rng = np.random.default_rng(0)
+    layers = [Layer("h", 16, tau_m_ms=5.0, synapse="current", tau_syn_ms=3.0, bias=0.02,
+                    reset="subtract"),
+              Layer("o", 3, tau_m_ms=5.0, synapse="current", tau_syn_ms=3.0)]
+    net = Network(10, layers, [DenseProjection("input", "h", rng.normal(0.2, 0.3, (16, 10))),
+                               DenseProjection("h", "o", rng.normal(0.1, 0.3, (3, 16)))],
+                  dt_ms=1.0)
+    x = (rng.random((48, 6, 10)) < 0.3).astype(np.uint8)
+    y = np.arange(48) % 3
+    x[y == 1, :, :5] = 0  # the classes differ in which inputs are active
+    x[y == 2, :, 5:] = 0
+    data = from_arrays(x, y)
+    config = TrainConfig(mode="unlayered-rs", epochs=6, batch_size=16, learning_rate=0.02,
+                         train_biases=True)
+    trained, history = train(net, data, config)
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert isinstance(trained.layers[0].bias, np.ndarray)
+    assert not np.allclose(trained.layers[0].bias, 0.02)

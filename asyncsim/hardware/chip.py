@@ -13,6 +13,7 @@ import numpy as np
 
 from ..compile import compile_network
 from ..config import SimConfig, check_value, schema_fields
+from ..errors import InputError
 from ..network import Network
 from ..placement import ChipModel
 from ..report import HardwareResult, Report
@@ -72,6 +73,47 @@ def state_bounds(network: Network, scales: list[float], bits: int | None) -> np.
     return np.where(step > 0, step * (2 ** (bits - 1) - 1), np.inf)
 
 
+def neuron_model(layer: Any) -> str:
+    """A layer's neuron model in a profile's terms (``lif``, ``cuba_lif``, ...)."""
+    return ("cuba_" if layer.synapse == "current" else "") + layer.neuron
+
+
+def neuron_warnings(profile: HardwareProfile, network: Network) -> list[str]:
+    """What the chip cannot run as the model says: an error for what it cannot run at all
+    (current-based synapses on a chip without them, delays longer than its maximum), a warning
+    where it can approximate (a leak on an integrate-and-fire chip, a leaky-integrator readout
+    computed off the chip) or cannot check (delays on a chip whose maximum is unknown)."""
+    warnings = []
+    for layer in network.layers:
+        kind = neuron_model(layer)
+        if kind in profile.neuron_models:
+            continue
+        supported = ", ".join(profile.neuron_models)
+        if kind.startswith("cuba_"):
+            raise InputError(f"profile '{profile.name}': layer '{layer.name}' has "
+                             f"current-based synapses ({kind}); the chip runs {supported}")
+        if kind == "lif" and "if" in profile.neuron_models:
+            warnings.append(f"layer '{layer.name}': the model uses lif neurons; "
+                            f"{profile.name} supports {supported}: simulated with the leak, "
+                            f"which the chip lacks")
+        elif kind == "li":
+            warnings.append(f"layer '{layer.name}': a leaky-integrator readout; "
+                            f"{profile.name} supports {supported}: take it as computed off the "
+                            f"chip")
+        else:
+            raise InputError(f"profile '{profile.name}': layer '{layer.name}' uses {kind} "
+                             f"neurons; the chip runs {supported}")
+    longest = max((p.delay for p in network.projections), default=0)
+    limit = profile.max_delay_steps
+    if longest and limit is not None and limit.value is not None and longest > limit.value:
+        raise InputError(f"profile '{profile.name}': a projection delay of {longest} timesteps; "
+                         f"the chip supports at most {int(limit.value)}")
+    if longest and limit is not None and limit.value is None:
+        warnings.append(f"the model has delays (up to {longest} timesteps); {profile.name}'s "
+                        f"maximum delay is unknown, so they are not checked")
+    return warnings
+
+
 class ChipSimulator:
     """A :class:`~asyncsim.simulator.Simulator` configured by a chip profile.
 
@@ -108,10 +150,7 @@ class ChipSimulator:
         self.chip = ChipModel(placement, schedule.core_quota, low, high)
         self.simulator = Simulator(self.network, chip=self.chip, allow_large=allow_large,
                                    **self.settings)
-        used = sorted({layer.neuron for layer in network.layers})
-        self.warnings = [f"the model uses {kind} neurons; {self.profile.name} supports "
-                         f"{', '.join(self.profile.neuron_models)}"
-                         for kind in used if kind not in self.profile.neuron_models]
+        self.warnings = neuron_warnings(self.profile, network)
 
     def run(self, inputs: Any, labels: np.ndarray | None = None, **options: Any) -> Report:
         """Simulate and attach energy, latency and mapping to ``report.hardware``."""

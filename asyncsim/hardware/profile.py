@@ -23,6 +23,7 @@ STATUSES = ("verified", "quoted", "estimated")
 ENERGY_FIELDS = ("sop_pj", "neuron_update_pj", "spike_routed_pj", "hop_pj",
                  "barrier_message_pj", "static_power_mw")
 TIMING_FIELDS = ("sop_ns", "neuron_update_ns", "hop_ns", "barrier_ns", "tick_period_us")
+NEURON_MODELS = ("if", "lif", "li", "cuba_if", "cuba_lif", "cuba_li")
 CORE_FIELDS = ("neurons_per_core", "synapses_per_core", "lanes_per_core", "cores_per_chip")
 
 
@@ -54,8 +55,12 @@ class HardwareProfile:
             (neurons per core).
         cores: neurons_per_core, synapses_per_core, lanes_per_core, cores_per_chip (figures).
         mesh: (columns, rows) of the core mesh, for hop counts.
-        neuron_models: neuron types the chip supports (``lif``, ``if``).
+        neuron_models: neuron models the chip runs (:data:`NEURON_MODELS`: ``if``, ``lif``,
+            ``li``, and ``cuba_if``, ``cuba_lif``, ``cuba_li`` with current-based synapses).
         weight_bits, state_bits: precision of weights and membrane state (None: float).
+        max_delay_steps: the longest projection delay the chip supports, timesteps (a figure;
+            None when the profile has no such field: no limit; a figure with value None:
+            unknown, and delays are reported as not checked).
         energy: figures in ``ENERGY_FIELDS`` (picojoules; static power in milliwatts).
         timing: figures in ``TIMING_FIELDS`` (nanoseconds; tick period in microseconds).
     """
@@ -73,6 +78,7 @@ class HardwareProfile:
     state_bits: int | None
     energy: dict[str, Figure]
     timing: dict[str, Figure]
+    max_delay_steps: Figure | None = None
     path: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -197,11 +203,11 @@ def parse_profile(doc: Any, path: str = "") -> HardwareProfile:
             isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in mesh)):
         _fail("cores.mesh", "[columns, rows], two integers >= 1", mesh)
 
-    neuron = _mapping(d["neuron"], "neuron", ("models", "weight_bits", "state_bits"),
-                      ("models",))
+    neuron = _mapping(d["neuron"], "neuron",
+                      ("models", "weight_bits", "state_bits", "max_delay_steps"), ("models",))
     models = neuron["models"]
-    if not (isinstance(models, list) and models and all(m in ("lif", "if") for m in models)):
-        _fail("neuron.models", "a non-empty list of 'lif' and 'if'", models)
+    if not (isinstance(models, list) and models and all(m in NEURON_MODELS for m in models)):
+        _fail("neuron.models", f"a non-empty list of {', '.join(NEURON_MODELS)}", models)
     bits = {}
     for key in ("weight_bits", "state_bits"):
         value = neuron.get(key)
@@ -209,6 +215,12 @@ def parse_profile(doc: Any, path: str = "") -> HardwareProfile:
                                       and 2 <= value <= 64):
             _fail(f"neuron.{key}", "an integer in 2..64 or null", value)
         bits[key] = value
+    max_delay = None
+    if "max_delay_steps" in neuron:
+        max_delay = _figure(neuron["max_delay_steps"], "neuron.max_delay_steps", sources)
+        if max_delay.value is not None and max_delay.value != int(max_delay.value):
+            _fail("neuron.max_delay_steps.value", "a whole number of timesteps or null",
+                  max_delay.value)
 
     energy_doc = _mapping(d["energy"], "energy", ENERGY_FIELDS, ENERGY_FIELDS)
     energy = {k: _figure(energy_doc[k], f"energy.{k}", sources) for k in ENERGY_FIELDS}
@@ -227,4 +239,4 @@ def parse_profile(doc: Any, path: str = "") -> HardwareProfile:
         style=sync["style"], policy=policy, forward_group=group, cores=cores,
         mesh=(mesh[0], mesh[1]), neuron_models=tuple(models),
         weight_bits=bits["weight_bits"], state_bits=bits["state_bits"], energy=energy,
-        timing=timing, path=path, notes=[str(n) for n in notes])
+        timing=timing, max_delay_steps=max_delay, path=path, notes=[str(n) for n in notes])

@@ -41,7 +41,9 @@ def simpy_run(network: Network, profile: HardwareProfile, mapping: CoreMapping,
     ``policy`` and ``forward_group`` override the profile's (the group is per core on timer
     chips)."""
     schedule = profile_schedule(profile, network, forward_group)
-    chip = _ChipRun(_Net(network), schedule, policy or schedule.policy, mapping)
+    recurrent_delay = int(schedule.sync_threshold == "fan-in")
+    chip = _ChipRun(_Net(network, recurrent_delay), schedule, policy or schedule.policy,
+                    mapping)
     S, T, _ = inputs.shape
     out = {key: np.zeros(S, dtype=np.int64) for key in ("sops", "barrier_messages")}
     out["spikes_per_layer"] = np.zeros((S, chip.net.n_layers), dtype=np.int64)
@@ -74,24 +76,29 @@ class _ChipRun:
         self.cores = [_Core(env, [i for i in range(self.net.n) if self.mapping.core_of[i] == c])
                       for c in range(self.mapping.n_cores)]
         self.u = [0.0] * self.net.n
+        self.syn = [0.0] * self.net.n
+        self.held = [False] * self.net.n
+        self.future: dict[int, dict[int, float]] = {}
         env.process(self._arbiter(frames))
         env.run()
 
     def _arbiter(self, frames: np.ndarray):
         net = self.net
         for t in range(frames.shape[0]):
+            self.t = t
             for i in range(net.n):
                 self.u[i] *= net.decay[i]
             self.state = {"refractory": set(), "fired": set(), "barrier_sent": set(),
                           "messages": list(net.input_fanin), "pending": [], "outbox": []}
             self.touched: set[int] = set()
             self.x: dict[int, float] = {}
+            self._pass_start()
+            for tgt, current in self.future.pop(t, {}).items():  # delayed currents
+                self.x[tgt] = self.x.get(tgt, 0.0) + current
+                self.touched.add(tgt)
             for f, count in enumerate(frames[t]):  # aggregated input currents
-                for tgt, w in net.outgoing[net.n + f]:
-                    self.x[tgt] = self.x.get(tgt, 0.0) + w * int(count) if count else \
-                        self.x.get(tgt, 0.0)
-                    if count:
-                        self.touched.add(tgt)
+                if count:
+                    self._send(net.n + f, float(count), to_x=True)
             if np.any(self.sync > 0):
                 self.touched |= {i for i in range(net.n) if net.input_fanin[i] > 0}
             step = 0
@@ -106,6 +113,35 @@ class _ChipRun:
                     break
                 yield self.env.timeout(1)
             self.out["steps"][self.s, t] = step
+
+    def _pass_start(self) -> None:
+        """Bias, or decayed synaptic current plus bias, into the membranes; held neurons."""
+        net = self.net
+        for i in range(net.n):
+            if net.params[i].synapse == "current":
+                self.syn[i] = net.syn_decay[i] * self.syn[i] + net.bias[i]
+                add = self.syn[i]
+            else:
+                add = net.bias[i]
+            if self.held[i]:
+                self.state["refractory"].add(i)
+                self.held[i] = False
+            elif add != 0.0:
+                self.u[i] += add
+                self.touched.add(i)
+
+    def _send(self, source: int, amplitude: float, to_x: bool = False) -> None:
+        """A source's currents: immediate ones into the target cores' inboxes (or, for input,
+        straight into the pending currents), delayed ones into their arrival passes."""
+        for tgt, w in self.net.outgoing[source]:
+            if to_x:
+                self.x[tgt] = self.x.get(tgt, 0.0) + w * amplitude
+                self.touched.add(tgt)
+            else:
+                self.cores[self.mapping.core_of[tgt]].inbox.put((tgt, w * amplitude, True))
+        for tgt, w, delay in self.net.delayed[source]:
+            arriving = self.future.setdefault(self.t + delay, {})
+            arriving[tgt] = arriving.get(tgt, 0.0) + w * amplitude
 
     def _route(self, step: int) -> bool:
         """After a step: send the barriers, select pending spikes (per core with a quota) and
@@ -134,9 +170,8 @@ class _ChipRun:
             chosen, rest = pending[:self.group], pending[self.group:]
         state["pending"] = rest
         for src in sorted(entry[2] for entry in chosen):
-            self.out["sops"][self.s] += len(self.net.outgoing[src])
-            for tgt, w in self.net.outgoing[src]:
-                cores[self.mapping.core_of[tgt]].inbox.put((tgt, w, True))
+            self.out["sops"][self.s] += len(self.net.outgoing[src]) + len(self.net.delayed[src])
+            self._send(src, 1.0)
         return True
 
     def _core_step(self, core: _Core, step: int):
@@ -149,14 +184,22 @@ class _ChipRun:
             if is_spike:
                 self.x[tgt] = self.x.get(tgt, 0.0) + w
         for i in sorted(i for i in core.neurons if i in self.touched):
-            if i in state["refractory"]:
+            if net.params[i].synapse == "current":
+                self.syn[i] += self.x.get(i, 0.0)  # even while refractory
+            held = i in state["refractory"]
+            if held and (i in state["fired"] or not self.barriers):
                 continue
-            self.u[i] += self.x.get(i, 0.0)
+            if not held:
+                self.u[i] += self.x.get(i, 0.0)
             if messages[i] < self.sync[i]:
                 continue
-            if self.u[i] > net.params[i].threshold:
+            if not held and self.u[i] > net.threshold[i]:
                 self.out["spikes_per_layer"][self.s, net.layer_of[i]] += 1
-                self.u[i] = 0.0
+                if net.params[i].reset in ("subtract", "subtract_delayed"):
+                    self.u[i] -= net.reset_amount[i]
+                else:
+                    self.u[i] = 0.0
+                    self.held[i] = net.params[i].reset == "zero_hold"
                 state["refractory"].add(i)
                 state["fired"].add(i)
                 if net.layer_of[i] < net.n_layers - 1:
