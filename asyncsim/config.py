@@ -123,6 +123,7 @@ INPUT_MODES = ("aggregated", "queued")
 SYNCHRONIZATIONS = ("none", "layer")
 RECURRENT_DELIVERIES = ("same_pass", "next_timestep")
 READOUTS = ("auto", "spike_count", "membrane")
+COMPATS = ("none", "asynctorch")
 
 
 def probability(help: str, cli: tuple[str, ...] | None = None) -> Any:
@@ -186,6 +187,11 @@ class SimConfig:
         "the output membranes after the last timestep; auto: membranes for a leaky-integrator "
         "(li) output layer, spike counts otherwise.", kind="choice", choices=READOUTS)
     seed: int = parameter(0, "Seed of the per-sample random streams.", kind="int", minimum=0)
+    compat: str = parameter(
+        "none", "none: Algorithm 1 of the paper; asynctorch: the queue and on-output stop of "
+        "the paper's public code (queue carried across timesteps with spike counts, stop one "
+        "step late, output spikes take group places; momentum or random policy only).",
+        kind="choice", choices=COMPATS)
     histogram_bins: int = parameter(
         64, "Bins of the currents-before-spike histogram (the last bin collects the rest).",
         kind="int", minimum=1, maximum=1_000_000)
@@ -199,6 +205,26 @@ class SimConfig:
         check_fields(self)
         self.policy = resolve_policy(self.policy)
         self.sync_threshold = check_sync_threshold(self.sync_threshold)
+        if self.compat == "asynctorch":
+            self._check_asynctorch_compat()
+
+    def _check_asynctorch_compat(self) -> None:
+        """The paper's code has momentum and random scheduling, aggregated input and no
+        synchronization: other settings have no meaning there."""
+        def refuse(field_name: str, value: Any, expected: str) -> None:
+            raise InputError(f"field '{field_name}': expected {expected} with "
+                             f"compat='asynctorch', got {value!r}")
+
+        if self.policy.name not in ("momentum", "random"):
+            refuse("policy", self.policy.name, "momentum or random")
+        if self.input_mode != "aggregated":
+            refuse("input_mode", self.input_mode, "aggregated")
+        if self.synchronization != "none":
+            refuse("synchronization", self.synchronization, "none")
+        if isinstance(self.sync_threshold, str) or np.any(np.asarray(self.sync_threshold) > 0):
+            refuse("sync_threshold", self.sync_threshold, "0")
+        if self.emit_barriers:
+            refuse("emit_barriers", self.emit_barriers, "false")
 
 
 def check_sync_threshold(value: Any) -> Any:
@@ -257,6 +283,7 @@ class RunConfig:
     max_steps: int = 100_000
     readout: str = "spike_count"
     seed: int = 0
+    compat: str = "none"
     histogram_bins: int = 64
     energy_per_sop_pj: float | None = None
 

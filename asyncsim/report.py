@@ -217,7 +217,8 @@ class Report:
             f"model        {net.name} ({net.architecture}) {trained}".rstrip(),
             f"samples      {self.n_samples} x {self.n_timesteps} timesteps",
             f"execution    policy={cfg.policy}, forward_group={group}, stop={cfg.stop}, "
-            f"synchronization={cfg.synchronization}",
+            f"synchronization={cfg.synchronization}"
+            + (f", compat={cfg.compat}" if cfg.compat != "none" else ""),
             "",
             f"{'metric':<28}{'value':>14}  unit",
             f"{'-' * 28}{'-' * 14}  {'-' * 16}",

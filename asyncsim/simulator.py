@@ -29,6 +29,7 @@ from .report import Report
 from .sync import layer_synchronized
 
 STOP_CODES = {"drain": kernel.STOP_DRAIN, "on_output": kernel.STOP_ON_OUTPUT}
+COMPAT_CODES = {"none": kernel.COMPAT_NONE, "asynctorch": kernel.COMPAT_ASYNCTORCH}
 
 
 @contextmanager
@@ -70,6 +71,9 @@ class Simulator:
         self.allow_large = allow_large
         self.compiled = compile_network(network, allow_large, self._recurrent_delay())
         self._schedule = self._effective()
+        if self.config.compat != "none" and self.chip.core_quota:
+            raise InputError("field 'compat': expected none on a timer chip (per-core groups), "
+                             f"got {self.config.compat!r}")
 
     # -- parameters as the kernel gets them ------------------------------------------------
     def _recurrent_delay(self) -> int:
@@ -115,7 +119,7 @@ class Simulator:
             input_dropout=cfg.input_dropout, network_dropout=cfg.network_dropout,
             synchronization=cfg.synchronization, sync_threshold=sync, emit_barriers=barriers,
             recurrent_delivery="next_timestep" if self.compiled.recurrent_delay else "same_pass",
-            max_steps=cfg.max_steps, readout=self._readout(), seed=cfg.seed,
+            max_steps=cfg.max_steps, readout=self._readout(), seed=cfg.seed, compat=cfg.compat,
             histogram_bins=cfg.histogram_bins, energy_per_sop_pj=cfg.energy_per_sop_pj)
 
     def _readout(self) -> str:
@@ -135,7 +139,8 @@ class Simulator:
             momentum_noise=cfg.momentum_noise, queued_input=cfg.input_mode == "queued",
             prioritize_input=cfg.prioritize_input, refractory_dropout=cfg.refractory_dropout,
             input_dropout=cfg.input_dropout, network_dropout=cfg.network_dropout,
-            emit_barriers=barriers, max_steps=cfg.max_steps, sync_threshold=sync)
+            emit_barriers=barriers, max_steps=cfg.max_steps, sync_threshold=sync,
+            compat=COMPAT_CODES[cfg.compat])
         chip = self.chip.arrays(c.n_neurons, c.fanout_start.shape[0] - 1)
         return kernel.network_arrays(c), chip, settings, policy.compiled_key
 
@@ -158,6 +163,9 @@ class Simulator:
             record: also record the schedule (``report.trace``, see :mod:`asyncsim.trace`);
                 this runs the samples twice (once to size the record).
         """
+        if record and self.config.compat != "none":
+            raise InputError("field 'compat': recording the schedule (and so training) "
+                             f"follows Algorithm 1: expected none, got {self.config.compat!r}")
         frames, labels = self._check_data(inputs, labels)
         c = self.compiled
         per_sample = 8 * (2 * frames.shape[1] + 2 * c.n_outputs + c.n_layers

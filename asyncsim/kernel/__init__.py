@@ -19,6 +19,8 @@ import numba as nb
 from numba import types
 
 from .codes import (
+    COMPAT_ASYNCTORCH,
+    COMPAT_NONE,
     COUNTER_NAMES,
     POLICY_FIFO,
     POLICY_LAYER,
@@ -58,7 +60,8 @@ def _unused_user_key(source, layer, membrane, step):  # pragma: no cover - never
 UNUSED_USER_KEY = _unused_user_key
 
 __all__ = [
-    "COUNTER_NAMES", "POLICY_FIFO", "POLICY_LAYER", "POLICY_MOMENTUM", "POLICY_RANDOM",
+    "COMPAT_ASYNCTORCH", "COMPAT_NONE", "COUNTER_NAMES", "POLICY_FIFO", "POLICY_LAYER",
+    "POLICY_MOMENTUM", "POLICY_RANDOM",
     "POLICY_USER", "STOP_DRAIN", "STOP_ON_OUTPUT", "USER_KEY_SIGNATURE", "UNUSED_USER_KEY",
     "ChipArrays", "NetworkArrays", "Outputs", "Recording", "RunSettings", "allocate_outputs",
     "chip_arrays", "network_arrays", "outputs_slice", "recording", "recording_slice",

@@ -15,6 +15,11 @@ POLICY_USER = 4
 STOP_DRAIN = 0
 STOP_ON_OUTPUT = 1
 
+#: how a pass treats its queue and its stop: as Algorithm 1 of the paper (the default), or as
+#: the paper's public code, asynctorch, does (``docs/concepts.md``, "Compatibility")
+COMPAT_NONE = 0
+COMPAT_ASYNCTORCH = 1
+
 # --------------------------------------------------------------------------------------------
 # Per-sample event counters: ``outputs.counters[sample, COLUMN]``.
 

@@ -6,6 +6,7 @@ import numba as nb
 import numpy as np
 
 from .codes import (
+    COMPAT_ASYNCTORCH,
     DELIVERED_INPUT_EVENTS,
     DELIVERED_SPIKES,
     DELIVERED_THIS_PASS,
@@ -117,6 +118,11 @@ def deliver_selected(n_selected, sample, net, chip, settings, state, front, queu
     track_cores = chip.n_cores > 0
     for k in range(n_selected):
         src = selected[k]
+        # the paper code's queue entries carry a spike count (compat="asynctorch")
+        count = 1
+        if settings.compat == COMPAT_ASYNCTORCH and src < n_neurons:
+            count = state.queued[src]
+            state.queued[src] = 0
         if settings.network_dropout > 0.0 and src < n_neurons:
             if uniform(rng) < settings.network_dropout:
                 counters[sample, DROPPED_BY_NETWORK_DROPOUT] += 1
@@ -130,9 +136,10 @@ def deliver_selected(n_selected, sample, net, chip, settings, state, front, queu
         fanout = net.fanout[src]
         amplitude = 1.0
         if src < n_neurons:
+            amplitude = float(count)
             counters[sample, SOPS] += fanout
             counters[sample, EFFECTIVE_SOPS] += net.nonzero_fanout[src]
-            counters[sample, DELIVERED_SPIKES] += 1
+            counters[sample, DELIVERED_SPIKES] += count
         else:
             c = state.input_count[src - n_neurons]
             amplitude = float(c)

@@ -22,6 +22,8 @@ from collections import namedtuple
 
 import numba as nb
 
+from .carry import drop_still_queued
+from .codes import COMPAT_ASYNCTORCH
 from .deliver import deliver_selected
 from .evaluate import integrate_and_evaluate
 from .passes import begin_pass, close_step, end_pass, pass_is_over
@@ -61,12 +63,14 @@ def simulate_sample(sample, net, chip, settings, user_key, inputs, out, rec, scr
                 return False
             if pass_is_over(sample, settings, out, at):
                 break
-            n_selected = select_spikes(chip, settings, queue, work, at, rng)
+            n_selected = select_spikes(chip, settings, state, queue, work, at, rng)
             deliver_selected(n_selected, sample, net, chip, settings, state, front, queue,
                              work, out, rec, at, rng)
             if chip.n_cores > 0:
                 close_step(sample, work, out, at)
-        end_pass(t, sample, chip, work, out, at)
+        end_pass(t, sample, chip, settings, state, queue, work, out, at, rng)
+    if settings.compat == COMPAT_ASYNCTORCH:
+        drop_still_queued(sample, state, out)
     for k in range(out.output_membrane.shape[1]):
         out.output_membrane[sample, k] = state.u[net.output_offset + k]
     return True

@@ -7,8 +7,10 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .carry import in_late_step, queue_spike
 from .codes import (
     BARRIER_MESSAGES,
+    COMPAT_ASYNCTORCH,
     DELIVERED_THIS_PASS,
     EXEMPTION_AT,
     FIRST_OUTPUT_STEP,
@@ -151,12 +153,14 @@ def _fire(n, t, sample, net, settings, user_key, state, queue, out, rec, at, rng
     """Neuron ``n`` fires: reset it, make it refractory (unless refractory dropout spares it),
     count an output spike or queue the spike. Returns False if the queue is full."""
     momentum = state.u[n]
-    hist = out.reactivity
-    bins = hist.shape[1]
-    c = state.currents[n]
-    hist[sample, c if c < bins else bins - 1] += 1
+    late = in_late_step(settings, at)  # the spike will be thrown away (compat="asynctorch")
+    if not late:
+        hist = out.reactivity
+        bins = hist.shape[1]
+        c = state.currents[n]
+        hist[sample, c if c < bins else bins - 1] += 1
+        out.spikes_per_layer[sample, net.layer_of[n]] += 1
     state.currents[n] = 0
-    out.spikes_per_layer[sample, net.layer_of[n]] += 1
     state.fired[n] = 1
     if net.soft_reset[n]:
         state.u[n] -= net.reset_amount[n]
@@ -176,11 +180,16 @@ def _fire(n, t, sample, net, settings, user_key, state, queue, out, rec, at, rng
                 rec.exemptions[ex_at + 1] = step
                 rec.exemptions[ex_at + 2] = n
                 at[EXEMPTION_AT] = ex_at + 3
+    if settings.compat == COMPAT_ASYNCTORCH:
+        if late:
+            state.prespike[n] = momentum
+            return True
+        if net.is_output[n]:
+            _count_output(n, t, step, sample, net, out, at)
+        queue_spike(n, momentum, state, at)  # output spikes too take places in the group
+        return True
     if net.is_output[n]:
-        out.output_counts[sample, n - net.output_offset] += 1
-        if at[FIRST_OUTPUT_STEP] < 0:
-            at[FIRST_OUTPUT_STEP] = step
-            out.spikes_to_output[sample, t] = at[DELIVERED_THIS_PASS]
+        _count_output(n, t, step, sample, net, out, at)
         return True
     n_pending = at[N_PENDING]
     if n_pending == queue.src.shape[0]:
@@ -200,3 +209,11 @@ def _fire(n, t, sample, net, settings, user_key, state, queue, out, rec, at, rng
         queue.src[n_pending] = n
         at[N_PENDING] = n_pending + 1
     return True
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _count_output(n, t, step, sample, net, out, at):
+    out.output_counts[sample, n - net.output_offset] += 1
+    if at[FIRST_OUTPUT_STEP] < 0:
+        at[FIRST_OUTPUT_STEP] = step
+        out.spikes_to_output[sample, t] = at[DELIVERED_THIS_PASS]

@@ -61,6 +61,7 @@ RunSettings = namedtuple("RunSettings", (
     "network_dropout", "emit_barriers", "max_steps",
     "sync_threshold",  # (N,) int64 messages a neuron needs in a pass before it may fire
     "sync_in_use",     # bool: any synchronization threshold above 0
+    "compat",          # int: COMPAT_NONE, or COMPAT_ASYNCTORCH (the paper code's queue and stop)
 ))
 
 Outputs = namedtuple("Outputs", (
@@ -113,14 +114,14 @@ def run_settings(*, seed: int, policy_code: int, forward_group: int, stop_code: 
                  steps_after_output: int, momentum_noise: float, queued_input: bool,
                  prioritize_input: bool, refractory_dropout: float, input_dropout: float,
                  network_dropout: float, emit_barriers: bool, max_steps: int,
-                 sync_threshold: np.ndarray) -> RunSettings:
+                 sync_threshold: np.ndarray, compat: int = 0) -> RunSettings:
     """Run settings with fixed scalar types (so that the compiled kernel is reused)."""
     sync = np.ascontiguousarray(sync_threshold, dtype=np.int64)
     return RunSettings(int(seed), int(policy_code), int(forward_group), int(stop_code),
                        int(steps_after_output), float(momentum_noise), bool(queued_input),
                        bool(prioritize_input), float(refractory_dropout), float(input_dropout),
                        float(network_dropout), bool(emit_barriers), int(max_steps), sync,
-                       bool(np.any(sync > 0)))
+                       bool(np.any(sync > 0)), int(compat))
 
 
 def allocate_outputs(n_samples: int, n_timesteps: int, n_outputs: int, n_layers: int,

@@ -6,7 +6,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from .carry import drop_selected_group, in_late_step
 from .codes import (
+    COMPAT_ASYNCTORCH,
     CRITICAL_HOPS,
     CRITICAL_NEURON_UPDATES,
     CRITICAL_SOPS,
@@ -57,9 +59,11 @@ def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, 
         state.barrier_sent[n] = 0
         state.messages[n] = net.input_fanin[n]
         state.currents[n] = 0
+        state.prespike[n] = 0.0
     at[N_NEXT] = 0
     at[N_RANGES] = 0
-    at[N_PENDING] = 0
+    if settings.compat != COMPAT_ASYNCTORCH:  # the paper's code carries its queue over
+        at[N_PENDING] = 0
     at[N_INPUT_PENDING] = 0  # random pool with prioritized input: inputs sit at the front
     at[FIRST_OUTPUT_STEP] = -1
     at[DELIVERED_THIS_PASS] = 0
@@ -204,7 +208,8 @@ def pass_is_over(sample, settings, out, at):
     step = at[STEP]
     first_output = at[FIRST_OUTPUT_STEP]
     if settings.stop == STOP_ON_OUTPUT and first_output >= 0:
-        if step > first_output + settings.steps_after_output:
+        late = int(settings.compat == COMPAT_ASYNCTORCH)  # the paper's code stops a step late
+        if step > first_output + settings.steps_after_output + late:
             return True
     if at[N_PENDING] == 0 and at[N_NEXT] == 0 and at[N_RANGES] == 0:
         return True
@@ -234,9 +239,13 @@ def close_step(sample, work, out, at):
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
-def end_pass(t, sample, chip, work, out, at):
-    """Close pass ``t``: its forward steps, and the spikes still pending (dropped)."""
+def end_pass(t, sample, chip, settings, state, queue, work, out, at, rng):
+    """Close pass ``t``: its forward steps, and the spikes still pending (dropped; with
+    ``compat="asynctorch"`` only the group taken in a late step, the rest carries over)."""
     if chip.n_cores > 0:  # the last step evaluated neurons but delivered nothing
         close_step(sample, work, out, at)
     out.steps[sample, t] = at[STEP]
-    out.counters[sample, DROPPED_PENDING] += at[N_PENDING]
+    if settings.compat != COMPAT_ASYNCTORCH:
+        out.counters[sample, DROPPED_PENDING] += at[N_PENDING]
+    elif in_late_step(settings, at):
+        drop_selected_group(sample, settings, state, queue, out, at, rng)

@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import numba as nb
 
-from .codes import N_INPUT_PENDING, N_PENDING, POLICY_MOMENTUM, POLICY_RANDOM
+from .carry import select_queued
+from .codes import (
+    COMPAT_ASYNCTORCH,
+    N_INPUT_PENDING,
+    N_PENDING,
+    POLICY_MOMENTUM,
+    POLICY_RANDOM,
+)
 from .heap import heap_pop, heap_push, stable_argsort
 from .rng import randint, uniform
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
-def select_spikes(chip, settings, queue, work, at, rng):
+def select_spikes(chip, settings, state, queue, work, at, rng):
     """Move up to ``F`` pending spikes to ``queue.selected`` (at most ``core_quota`` per core
     when the chip sets one); returns how many."""
+    if settings.compat == COMPAT_ASYNCTORCH:
+        return select_queued(settings, state, queue, at, rng)
     group = settings.forward_group
     n_pending = at[N_PENDING]
     use_heap = settings.policy != POLICY_RANDOM

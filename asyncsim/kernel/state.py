@@ -33,6 +33,8 @@ NeuronState = namedtuple("NeuronState", (
     "syn",           # synaptic current (current-based synapses), membrane units
     "held",          # fired with reset zero_hold: held at zero through the next pass
     "future",        # (max_delay + 1, N) currents of delayed synapses, by arrival pass
+    "queued",        # spikes waiting in the neuron's queue entry (the paper code's queue)
+    "prespike",      # membrane at the neuron's last spike in this pass (its momentum there)
 ))
 
 Frontier = namedtuple("Frontier", (
@@ -67,7 +69,8 @@ def new_neuron_state(n_neurons, n_inputs, max_delay):
         np.zeros(n_neurons, dtype=np.int64), np.zeros(n_neurons, dtype=np.int64),
         np.zeros(n_inputs, dtype=np.int64), np.zeros(n_neurons),
         np.zeros(n_neurons, dtype=np.uint8),
-        np.zeros((max_delay + 1, n_neurons if max_delay > 0 else 0)))
+        np.zeros((max_delay + 1, n_neurons if max_delay > 0 else 0)),
+        np.zeros(n_neurons, dtype=np.int64), np.zeros(n_neurons))
 
 
 @nb.njit(cache=True)

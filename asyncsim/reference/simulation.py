@@ -3,7 +3,8 @@
 It follows ``docs/concepts.md`` step by step with plain lists and dictionaries, independently
 of the compiled kernel's data structures. It is slow (use tiny networks) and covers the policies
 whose selection is deterministic: ``fifo``, ``layer``, ``momentum`` without noise, and user key
-functions. Tests compare it with the kernel; :func:`replay` re-runs a recorded trace with it.
+functions; with ``compat="asynctorch"``, momentum without noise. Tests compare it with the
+kernel; :func:`replay` re-runs a recorded trace with it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Options:
     max_steps: int = 100_000
     histogram_bins: int = 64
     recurrent_delivery: str = "same_pass"
+    compat: str = "none"
 
 
 class _Net:
@@ -157,10 +159,17 @@ class _Sample:
         self.exempt = set() if trace is None else {
             (int(t), int(step), int(i)) for _, t, step, i in
             trace.exemptions[trace.exemptions[:, 0] == s]}
+        # compat="asynctorch": the paper code's queue, one spike count per neuron, kept across
+        # passes, and each neuron's membrane at its last spike in the current pass
+        self.paper_code = opt.compat == "asynctorch"
+        self.queued: dict[int, int] = {}
+        self.prespike = [0.0] * net.n
 
     def run(self, frames: np.ndarray) -> None:
         for t in range(frames.shape[0]):
             self._pass(t, frames[t])
+        if self.paper_code:
+            self.result["dropped_pending"][self.s] += sum(self.queued.values())
         self.result["output_membrane"][self.s] = self.u[self.net.output_first:]
 
     # -- one forward pass --------------------------------------------------------------------
@@ -176,6 +185,7 @@ class _Sample:
         self.currents = [0] * net.n
         self.incoming: dict[int, float] = {}  # neuron -> summed current since its last update
         self.pending: list[tuple[float, int, int]] = []  # (priority, tie, source)
+        self.prespike = [0.0] * net.n
         self.counts = self._input_counts(t, frame)
         self.t = t
         # bias and carried synaptic current, delayed currents arriving now
@@ -195,7 +205,11 @@ class _Sample:
                 break
             self._deliver(self._select(t, step))  # 3c, 3d
         self.result["steps"][self.s, t] = step
-        self.result["dropped_pending"][self.s] += len(self.pending)
+        if not self.paper_code:
+            self.result["dropped_pending"][self.s] += len(self.pending)
+        elif self._late(step):  # the late step ends by dropping the group it selects
+            for source in self._select(t, step):
+                self.result["dropped_pending"][self.s] += self.queued.pop(source)
 
     def _input_counts(self, t: int, frame: np.ndarray) -> list[int]:
         counts = [int(c) for c in frame]
@@ -284,13 +298,21 @@ class _Sample:
                     self.result["barrier_messages"][self.s] += 1
         return sent
 
+    def _late(self, step: int) -> bool:
+        """Forward step ``step`` comes after the last one the on-output stop allows: the
+        paper's code still runs it, but throws its spikes away."""
+        return (self.paper_code and self.opt.stop == "on_output" and self.first_output >= 0
+                and step > self.first_output + self.opt.steps_after_output)
+
     def _fire(self, t: int, step: int, i: int) -> None:
         net, result, s = self.net, self.result, self.s
         membrane = self.u[i]
-        bins = self.opt.histogram_bins
-        result["reactivity"][s, min(self.currents[i], bins - 1)] += 1
+        late = self._late(step)
+        if not late:
+            bins = self.opt.histogram_bins
+            result["reactivity"][s, min(self.currents[i], bins - 1)] += 1
+            result["spikes_per_layer"][s, net.layer_of[i]] += 1
         self.currents[i] = 0
-        result["spikes_per_layer"][s, net.layer_of[i]] += 1
         self.fired[i] = True
         p = net.params[i]
         if p.reset in ("subtract", "subtract_delayed"):
@@ -299,12 +321,18 @@ class _Sample:
             self.u[i] = 0.0
             self.held[i] = p.reset == "zero_hold"
         self.refractory[i] = p.refractory and (t, step, i) not in self.exempt
+        if self.paper_code:
+            self.prespike[i] = membrane
+            if late:
+                return
         if net.layer_of[i] == net.n_layers - 1:
             result["output_counts"][s, i - net.output_first] += 1
             if self.first_output < 0:
                 self.first_output = step
                 result["spikes_to_output"][s, t] = self.delivered
-        else:
+        if self.paper_code:  # output spikes too are queued
+            self.queued[i] = self.queued.get(i, 0) + 1
+        elif net.layer_of[i] != net.n_layers - 1:
             self.pending.append((self.key(i, int(net.layer_of[i]), membrane, step), i, i))
 
     def _stops(self, t: int, step: int) -> bool:
@@ -312,9 +340,9 @@ class _Sample:
         if self.trace is not None:
             return step == self.trace.steps[self.s, t]
         if opt.stop == "on_output" and self.first_output >= 0 and (
-                step > self.first_output + opt.steps_after_output):
+                step > self.first_output + opt.steps_after_output + int(self.paper_code)):
             return True
-        if not self.pending and not self.incoming:
+        if not self.pending and not self.queued and not self.incoming:
             return True
         if step >= opt.max_steps:
             self.result["guard_stops"][self.s] += 1
@@ -323,6 +351,9 @@ class _Sample:
 
     def _select(self, t: int, step: int) -> list[int]:
         """The F best pending spikes (or the recorded ones), as sources to deliver."""
+        if self.paper_code:  # momentum without noise: the latest spike's membrane first
+            ranked = sorted(self.queued, key=lambda i: (-self.prespike[i], i))
+            return ranked[:self.opt.forward_group]
         if self.trace is None:
             self.pending.sort()
             chosen = self.pending[:self.opt.forward_group]
@@ -343,9 +374,10 @@ class _Sample:
         for source in sorted(sources):
             self.delivered += 1
             if source < net.n:
+                count = self.queued.pop(source) if self.paper_code else 1
                 result["sops"][s] += self._fanout(source)
-                result["delivered_spikes"][s] += 1
-                self._send(source, 1.0)
+                result["delivered_spikes"][s] += count
+                self._send(source, float(count))
             else:
                 c = self.counts[source - net.n]
                 result["input_sops"][s] += c * self._fanout(source)
