@@ -13,6 +13,7 @@ import numpy as np
 from .atomic import write_text_atomic
 from .config import RunConfig
 from .metrics import DEFAULT_METRICS
+from .units import fraction, split_si
 
 
 @dataclass
@@ -233,8 +234,11 @@ class Report:
             v = values[m.name]
             if v is None:
                 continue
-            text = f"{v:.4g}" if abs(v) < 1e5 else f"{v:.4e}"
-            lines.append(f"{m.name:<28}{text:>14}  {m.unit}")
+            if m.unit:
+                number, unit = split_si(v, m.unit)
+            else:
+                number, unit = (fraction(v) if 0.0 <= v <= 1.0 else f"{v:.3g}"), ""
+            lines.append(f"{m.name:<28}{number:>14}  {unit}")
         return lines
 
     @staticmethod

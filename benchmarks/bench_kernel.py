@@ -10,7 +10,7 @@ For each workload (``benchmarks/workloads.py``), policy (random, momentum), forw
 (1, 8, 64) and thread count (1, 2) it reports samples per second and delivered synaptic
 operations per second:
 
-* ``net_sops_per_s``: currents of network spikes (SPEC's SOPs) / total run time;
+* ``net_sops_per_s``: currents of network spikes (the paper's SOPs) / total run time;
 * ``all_currents_per_s``: every delivered current, input included (NeuroBench's Effective_ACs
   plus zero-weight synapses) / total run time;
 * ``ns_per_net_sop`` and ``ns_per_current``: the inverse, in nanoseconds per operation.

@@ -9,8 +9,8 @@ Each configuration runs in a fresh subprocess with one thread (``NUMBA_NUM_THREA
 (``ru_maxrss``) is its own and the comparison is per core. The memory of a subprocess that only
 imports everything and compiles is reported as the floor. Workloads (``--workload``):
 
-* ``nmnist``: the N-MNIST-shaped one (``shared/workloads/nmnist_fc_case.npz``: 2312-[64x3]-10,
-  10 timesteps; its weights as the starting point, its random labels);
+* ``nmnist``: the N-MNIST-shaped case of ``workloads.py`` (2312-[64x3]-10, 10 timesteps, 150
+  active inputs per timestep; its weights as the starting point, its random labels);
 * ``shd``: SHD-shaped, 350-[128x3]-20, 100 timesteps of ``shd-like`` samples, tau_m 100 ms,
   Xavier-uniform weights (seed 0).
 
@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-WORKLOAD = HERE.parents[1] / "shared" / "workloads" / "nmnist_fc_case.npz"
 
 
 def workload(name: str, samples: int):
@@ -44,9 +43,12 @@ def workload(name: str, samples: int):
     from asyncsim.datasets import shd_like
 
     if name == "nmnist":
-        z = np.load(WORKLOAD)
-        weights = [z[f"W{i}"].astype(np.float64) for i in range(1, 5)]
-        return weights, z["inputs"][:samples], z["labels"][:samples].astype(np.int64), 10, 1.0
+        sys.path.insert(0, str(HERE))
+        from workloads import nmnist_case
+
+        net, inputs, labels = nmnist_case(samples)
+        weights = [p.weight.astype(np.float64) for p in net.projections]
+        return weights, inputs, labels.astype(np.int64), 10, 1.0
     data = shd_like(samples, seed=0)
     net = random_feedforward([350, 128, 128, 128, 20], seed=0)
     return [p.weight for p in net.projections], data.inputs, data.labels, 20, 100.0

@@ -59,6 +59,15 @@ class _Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+def _compile_notice() -> None:
+    """Say why the first run waits: Numba compiles the kernels once (about a minute)."""
+    from asyncsim.warmup import kernels_compiled
+
+    if kernels_compiled() is False:
+        click.echo("Compiling the simulation kernels (first use only, about a minute; later "
+                   "runs reuse them; `asyncsim warmup` compiles them ahead)...", err=True)
+
+
 def _fail(message: str, code: int) -> None:
     click.echo("Error: " + " ".join(message.split()), err=True)
     sys.exit(code)
@@ -123,11 +132,12 @@ def run(model, data, samples, threads, json_path, progress, profile, mapping, qu
                             allow_large=allow_large, **settings)
     else:
         sim = Simulator(network, allow_large=allow_large, **settings)
-    dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
-                           n_samples=samples, seed=seed, allow_large=allow_large)
+    dataset = _load_data(data or network.metadata.get("dataset", "nmnist-like"), samples, seed,
+                         allow_large)
     if dataset.n_samples > samples:
         dataset = dataset.subset(samples)
     show = sys.stderr.isatty() if progress is None else progress
+    _compile_notice()
     report = sim.run(dataset.inputs, dataset.labels, threads=threads, progress=show,
                      batch_size=32 if show else None, record=trace_path is not None)
     click.echo(f"data         {dataset.name}")
@@ -146,6 +156,16 @@ def run(model, data, samples, threads, json_path, progress, profile, mapping, qu
     if trace_path:
         report.trace.save(trace_path)
         click.echo(f"trace written to {trace_path}")
+
+
+def _load_data(name: str, samples: int, seed: int, allow_large: bool):
+    """The dataset, saying so when generating takes a while (thousands of samples)."""
+    def announce(n: int) -> None:
+        if n >= 1000:
+            click.echo(f"generating {n} samples of {name} (seed {seed})...", err=True)
+
+    return load_dataset(name, n_samples=samples, seed=seed, allow_large=allow_large,
+                        announce=announce)
 
 
 def _load(model: str, dt_ms, convention: str, reset: str | None):
@@ -214,8 +234,8 @@ def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold
                             threshold=threshold, synapse=synapse, tau_syn_ms=tau_syn_ms,
                             name=Path(out_path).stem)
     compile_network(network, allow_large)  # refuse a network too large before any work
-    train_set = load_dataset(data, n_samples=samples, seed=config.seed,
-                             allow_large=allow_large)
+    train_set = _load_data(data, samples, config.seed, allow_large)
+    _compile_notice()
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
@@ -290,6 +310,7 @@ def sweep_command(ctx, spec, out_path, executor, workers, scheduler, resume, ret
             bar.set_postfix(failed=failures)
             bar.update(1)
 
+    _compile_notice()
     try:
         summary = run_sweep(spec_obj, out_path, executor=executor, workers=workers,
                             scheduler=scheduler, resume=resume, retry_failed=retry_failed,
@@ -434,6 +455,20 @@ def profiles_validate(path) -> None:
     """Check a profile file; exit code 2 with a one-line error if it is broken."""
     p = load_profile(path)
     click.echo(f"{path}: valid profile '{p.name}' ({p.style})")
+
+
+@cli.command("warmup")
+def warmup_command() -> None:
+    """Compile the simulation kernel and the training replay now (once per installation), so
+    that the first run answers at once; e.g. right after installing or in a container build."""
+    from asyncsim.warmup import kernels_compiled, warmup
+
+    already = kernels_compiled()
+    if not already:
+        click.echo("compiling the kernels (about a minute)...", err=True)
+    seconds = warmup()
+    state = "were already compiled" if already else "are compiled"
+    click.echo(f"kernels {state} and cached ({seconds:.1f} s)")
 
 
 @cli.command("models")

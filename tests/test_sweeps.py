@@ -233,12 +233,17 @@ def test_parse_sweep_rejects_a_non_mapping():
 
 
 @pytest.fixture
-def dask_cluster(tmp_path):
+def dask_cluster(tmp_path_factory):
     """A Dask scheduler and two workers as separate processes, each in a folder of its own
-    (none of them the client's), talking over loopback; yields the scheduler's address."""
+    (none of them the client's), talking over loopback; yields the scheduler's address once
+    both workers have joined."""
     pytest.importorskip("dask.distributed")
     import json
     import shutil
+
+    from dask.distributed import Client
+
+    tmp_path = tmp_path_factory.mktemp("cluster")  # not the workspace, which the test moves
 
     dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
     if dask is None:
@@ -252,9 +257,13 @@ def dask_cluster(tmp_path):
                                   cwd=folder, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL))
     deadline = time.time() + 60
-    while time.time() < deadline and not info.exists():
-        time.sleep(0.1)
-    assert info.exists(), "the scheduler did not start"
+    address = None
+    while time.time() < deadline and address is None:
+        try:  # the file may exist before it is whole
+            address = json.loads(info.read_text())["address"]
+        except (FileNotFoundError, ValueError, KeyError):
+            time.sleep(0.1)
+    assert address, "the scheduler did not start"
     for k in range(2):
         folder = tmp_path / f"worker{k}"
         folder.mkdir()
@@ -262,9 +271,10 @@ def dask_cluster(tmp_path):
             [dask, "worker", "--scheduler-file", str(info), "--nworkers", "1", "--nthreads",
              "1", "--no-dashboard", "--local-directory", str(folder)],
             cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    time.sleep(0.5)
     try:
-        yield json.loads(info.read_text())["address"]
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=180)
+        yield address
     finally:
         for p in procs[::-1]:
             p.terminate()

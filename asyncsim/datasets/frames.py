@@ -253,7 +253,7 @@ def load_npz(path: str | Path) -> FrameDataset:
 
     Keys: ``inputs`` (samples, timesteps, features) spike counts and ``labels`` (samples,)
     class indices; optional scalars ``n_classes`` (default ``max(labels) + 1``) and ``dt_ms``
-    (milliseconds), or ``dt`` in microseconds as in the shared benchmark workload (used only
+    (milliseconds), or ``dt`` in microseconds as in the benchmark workload files (used only
     without ``dt_ms``; default 1 ms). Other keys, such as the workload's weights, are ignored.
     The dataset's name is the path. Problems raise :class:`InputError` naming the file and key.
     """

@@ -5,6 +5,7 @@ dataset or a NIR data file).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
@@ -23,7 +24,8 @@ SHAPES = {"nmnist-like": (10, 2312), "shd-like": (100, 350), "yin-yang": (30, 5)
 
 
 def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0,
-                 allow_large: bool = False) -> FrameDataset:
+                 allow_large: bool = False,
+                 announce: Callable[[int], None] | None = None) -> FrameDataset:
     """A built-in generated dataset, or a dataset file in one of the formats asyncsim reads.
 
     Args:
@@ -36,6 +38,8 @@ def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0,
         seed: seed of a builtin's sample draws; ignored for files.
         allow_large: generate datasets larger than this machine's memory share
             (:mod:`asyncsim.limits`).
+        announce: called with the number of samples just before a builtin is generated
+            (after the size check), so that a caller can say what the wait is for.
     """
     if n_samples is not None and n_samples < 1:
         raise InputError(f"field 'n_samples': expected >= 1 or None, got {n_samples}")
@@ -45,6 +49,8 @@ def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0,
         # the frames, and about as much again while drawing them
         check_memory(2.0 * n * steps * features, f"dataset '{spec}' with {n} samples",
                      allow_large)
+        if announce is not None:
+            announce(n)
         return BUILTIN[spec](n_samples=n, seed=seed)
     if spec.startswith("nir-data:"):
         data = readers.read_nir_data(spec[len("nir-data:"):])

@@ -1,8 +1,11 @@
 """Generated benchmark tasks from the literature (no download): Yin-Yang, sequence detection
 and random manifolds (Randman), each seeded, framed into timesteps of ``dt_ms``.
 
-Definitions: ``shared/SPEC.md`` section 9 (Kriener et al. 2022 for Yin-Yang; the sequence task
-of the delay-learning EventProp paper; Zenke and Vogels 2021 for Randman).
+Definitions: L. Kriener, J. Goeltz, M. A. Petrovici, The Yin-Yang dataset, NICE 2022
+(Yin-Yang); the sequence-detection task of the delay-learning EventProp work (two inputs
+10 ms apart, in either order); F. Zenke and T. P. Vogels, The remarkable robustness of surrogate
+gradient learning for instilling complex function in spiking neural networks, Neural
+Computation 33(4), 2021 (Randman).
 """
 
 from __future__ import annotations

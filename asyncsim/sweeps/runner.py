@@ -213,6 +213,10 @@ def die_with_parent(parent: int) -> None:
 # Dask
 
 
+#: seconds to wait for the first Dask worker to join the scheduler
+WORKER_WAIT_S = 120
+
+
 @contextmanager
 def _dask(workers: int, scheduler: str | None, connect_timeout: float,
           resources: SweepResources, n_points: int) -> Iterator[Execute]:
@@ -255,7 +259,11 @@ def _dask(workers: int, scheduler: str | None, connect_timeout: float,
 def _check_worker_versions(client: Any, scheduler: str | None) -> None:
     """Refuse workers that run another asyncsim (version and source fingerprint)."""
     if not client.scheduler_info().get("workers"):
-        client.wait_for_workers(1, timeout=30)
+        try:  # workers of a busy machine can take a while to import asyncsim and Numba
+            client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+        except TimeoutError:
+            raise InputError(f"--scheduler {scheduler}: no Dask worker joined within "
+                             f"{WORKER_WAIT_S} s") from None
     here = version_string()
     try:
         theirs = client.run(version_string)
