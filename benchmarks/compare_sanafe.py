@@ -409,7 +409,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         same = "identical" if r["spike_trains_identical"] else "DIFFERENT"
         out.append(
             f"| {r['network']} ({r['architecture']}; {r['samples']} x {r['timesteps']} "
-            f"timesteps; {r['cores']} cores, {r['tiles']} tiles) | {ours:.1f} / {theirs:.1f} "
+            f"timesteps; {r['cores']} cores, {r['tiles']} tile(s)) | {ours:.1f} / {theirs:.1f} "
             f"({same} per layer and timestep) | {events['asyncsim']:.0f} / "
             f"{events['sanafe']:.0f} | {e['asyncsim'] * 1e9:.2f} / {e['sanafe'] * 1e9:.2f} nJ "
             f"({_ratio(e):.3f}) | {lat['asyncsim'] * 1e6:.3f} / {lat['sanafe'] * 1e6:.3f} "

@@ -12,10 +12,9 @@ starts from ``nmnist-conv-untrained``: see ``models/README.md``).
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
-
-import math
 
 import numpy as np
 

@@ -10,8 +10,16 @@ import pytest
 import yaml
 from conftest import random_inputs
 
-from asyncsim import ConvProjection, DenseProjection, InputError, Layer, Network, Simulator
-from asyncsim import feedforward, load_model
+from asyncsim import (
+    ConvProjection,
+    DenseProjection,
+    InputError,
+    Layer,
+    Network,
+    Simulator,
+    feedforward,
+    load_model,
+)
 from asyncsim.hardware import ChipSimulator, load_profile, map_network, parse_profile
 from asyncsim.hardware.mapping import kernel_entries
 from asyncsim.hardware.profile import Figure, shipped_profiles

@@ -11,8 +11,8 @@ from test_properties import dense_layer_by_layer
 from asyncsim import InputError, Simulator, feedforward, load_model, random_feedforward
 from asyncsim.hardware import ChipSimulator, load_profile, map_network, parse_profile
 from asyncsim.hardware.cost import energy_joules, latency_seconds
-from asyncsim.sync import STYLES
 from asyncsim.hardware.profile import shipped_profiles
+from asyncsim.sync import STYLES
 
 SHIPPED = sorted(shipped_profiles())
 
