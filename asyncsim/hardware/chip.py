@@ -20,6 +20,7 @@ from ..report import HardwareResult, Report
 from ..simulator import Simulator
 from ..sync import Schedule
 from .cost import (
+    Estimate,
     energy_joules,
     event_counts,
     input_messages,
@@ -176,19 +177,23 @@ class ChipSimulator:
             exact = Simulator(self.original, chip=unbounded, allow_large=self.allow_large,
                               **self.settings)
             accuracy_float = exact.run(inputs, labels, **options).accuracy
+        report.hardware = self._result(*costs, accuracy_float)
         latency, dynamic, static = costs
         if latency.total is not None:
             report.per_sample["latency_s"] = latency.total
+        if dynamic.total is not None and static.total is not None:
+            report.per_sample["energy_j"] = dynamic.total + static.total
+        return report
+
+    def _result(self, latency: Estimate, dynamic: Estimate, static: Estimate,
+                accuracy_float: float | None) -> HardwareResult:
+        """The chip part of the report: means per inference, None where unknown."""
         total = None if dynamic.total is None or static.total is None else (
             dynamic.total + static.total)
-        if total is not None:
-            report.per_sample["energy_j"] = total
         energy = {name: _mean(value) for name, value in dynamic.parts.items()}
         energy.update(dynamic=_mean(dynamic.total), static=_mean(static.total),
                       total=_mean(total))
-        missing = list(dict.fromkeys(dynamic.missing + static.missing + latency.missing))
-        power = self.profile.energy["static_power_mw"].value
-        report.hardware = HardwareResult(
+        return HardwareResult(
             profile=self.profile.name,
             style=self.profile.style,
             settings={k: (v.name if hasattr(v, "code") else v) for k, v in self.settings.items()},
@@ -201,13 +206,13 @@ class ChipSimulator:
             latency_s=_mean(latency.total),
             latency_lower_bound_s=float(np.mean(latency.lower_bound)),
             latency_rule=self._latency_rule(),
-            static_power_mw=power,
-            unknown_figures=missing,
+            static_power_mw=self.profile.energy["static_power_mw"].value,
+            unknown_figures=list(dict.fromkeys(dynamic.missing + static.missing
+                                               + latency.missing)),
             warnings=self.warnings,
         )
-        return report
 
-    def _costs(self, report: Report, frames: np.ndarray):
+    def _costs(self, report: Report, frames: np.ndarray) -> tuple[Estimate, Estimate, Estimate]:
         """Latency, dynamic energy and static energy estimates of ``report``'s run."""
         mapping = self.chip.mapping
         n_neurons = self.simulator.compiled.n_neurons

@@ -126,6 +126,9 @@ def latency_seconds(per_sample: dict[str, np.ndarray], profile: HardwareProfile,
     values = {name: value or 0.0 for name, value in timing.items()}
     counts = dict(per_sample)
     if style.per_timestep:
+        if timesteps is None:
+            raise ValueError(f"the {style.name} style's latency needs the run's recorded "
+                             f"schedule (timesteps=...)")
         counts["busiest_core_ns"] = busiest_core_ns(
             weights={name: values[name] for name in WEIGHTS}, lanes=lanes, **timesteps)
     lower = style.latency_seconds(counts, values, lanes)
