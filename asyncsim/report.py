@@ -27,11 +27,18 @@ class HardwareResult:
         core_quota: spikes per core and forward step on a timer chip, else None.
         weights_quantized_bits: weight precision used, or None (float weights).
         accuracy_unquantized: accuracy of the same run with float weights, or None.
-        mapping: the core placement's summary (strategy, cores used, utilization, ...).
-        energy_j: energy per inference by term and its ``total`` (joules).
-        energy_apart_j: energies reported but not in the total (joules).
-        latency_s: latency per inference (seconds).
-        unknown_figures: figures the style uses that the profile does not know (counted 0).
+        mapping: the core placement's summary (strategy, cores and tiles used, ...).
+        energy_j: energy per inference (joules): each dynamic term, ``dynamic`` (their sum),
+            ``static`` (static power over the latency) and ``total``; None where a figure it
+            needs is unknown.
+        energy_lower_bound_j: the sum of the known parts of the total energy (equal to it when
+            nothing is unknown).
+        latency_s: latency per inference (seconds), or None when a figure it needs is unknown.
+        latency_lower_bound_s: the latency with the unknown figures left out.
+        latency_rule: how the latency, and so the period over which static power is charged,
+            is set (per timestep with a barrier, a fixed tick, or per forward step).
+        static_power_mw: the profile's static power (None: unknown).
+        unknown_figures: figures this run needs that the profile does not know.
         warnings: what the user should know (e.g. a neuron model the chip lacks).
     """
 
@@ -42,9 +49,12 @@ class HardwareResult:
     weights_quantized_bits: int | None
     accuracy_unquantized: float | None
     mapping: dict[str, Any]
-    energy_j: dict[str, float]
-    energy_apart_j: dict[str, float]
-    latency_s: float
+    energy_j: dict[str, float | None]
+    energy_lower_bound_j: float
+    latency_s: float | None
+    latency_lower_bound_s: float
+    latency_rule: str = ""
+    static_power_mw: float | None = None
     unknown_figures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -245,13 +255,28 @@ class Report:
     def _hardware_lines(hw: HardwareResult) -> list[str]:
         lines = ["", f"chip         {hw.profile} ({hw.style}); mapping: "
                  + ", ".join(f"{k} {v}" for k, v in hw.mapping.items())]
-        lines.append(f"{'energy per inference':<28}{hw.energy_j['total']:>14.4e}  J")
-        for term, value in hw.energy_j.items():
-            if term != "total":
-                lines.append(f"{'  ' + term:<28}{value:>14.4e}  J")
-        for term, value in hw.energy_apart_j.items():
-            lines.append(f"{'  (apart) ' + term:<28}{value:>14.4e}  J, not in the total")
-        lines.append(f"{'latency per inference':<28}{hw.latency_s:>14.4e}  s")
+        energy = hw.energy_j
+
+        def line(label: str, value: float | None, unit: str, note: str = "") -> str:
+            text = "unknown" if value is None else f"{value:.4e}"
+            return f"{label:<28}{text:>14}  {unit}{note}".rstrip()
+
+        at_least = (f" (at least {hw.energy_lower_bound_j:.4e} J from the known parts)"
+                    if hw.energy_lower_bound_j > 0 else " (no part of it is known)")
+        lines.append(line("energy per inference", energy["total"], "J",
+                          " = dynamic + static" if energy["total"] is not None else at_least))
+        lines.append(line("  dynamic", energy["dynamic"], "J"))
+        for term, value in energy.items():
+            if term not in ("dynamic", "static", "total"):
+                lines.append(line("    " + term, value, "J"))
+        power = "unknown" if hw.static_power_mw is None else f"{hw.static_power_mw:g} mW"
+        lines.append(line("  static", energy["static"], "J", f" ({power} over the latency)"))
+        latency_note = "" if hw.latency_s is not None else (
+            f" (at least {hw.latency_lower_bound_s:.4e} s)" if hw.latency_lower_bound_s > 0
+            else " (no part of it is known)")
+        lines.append(line("latency per inference", hw.latency_s, "s", latency_note))
+        if hw.latency_rule:
+            lines.append(f"{'  rule':<28}{hw.latency_rule}")
         if hw.weights_quantized_bits:
             text = f"weights quantized to {hw.weights_quantized_bits} bits"
             if hw.accuracy_unquantized is not None:
@@ -259,7 +284,8 @@ class Report:
             lines.append(text)
         lines += [f"WARNING: {warning}" for warning in hw.warnings]
         if hw.unknown_figures:
-            lines.append("unknown figures (counted as 0): " + ", ".join(hw.unknown_figures))
+            lines.append("unknown figures (totals that need them are unknown): "
+                         + ", ".join(hw.unknown_figures))
         return lines
 
     def to_dict(self, per_sample: bool = False) -> dict[str, Any]:

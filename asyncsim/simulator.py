@@ -187,6 +187,11 @@ class Simulator:
         report.notes = self._notes(frames)
         return report
 
+    def validate(self, inputs: Any, labels: np.ndarray | None = None) -> None:
+        """Check that ``inputs`` (and ``labels``) fit this network, as :meth:`run` does first;
+        raises :class:`InputError` naming the field."""
+        self._check_data(inputs, labels)
+
     def _notes(self, frames: np.ndarray) -> list[str]:
         notes = []
         if not frames.any():

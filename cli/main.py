@@ -22,7 +22,7 @@ from asyncsim.network import RESET_ALIASES, RESET_MODES
 from asyncsim.nir_io.conventions import CONVENTIONS
 from asyncsim.simulator import early_decision as early_decision_curve
 from asyncsim.sweeps import EXECUTORS, load_sweep, read_results, run_sweep
-from asyncsim.sweeps.plots import plot_report, plot_results
+from asyncsim.sweeps.plots import plot_profiles, plot_report, plot_results
 from asyncsim.training import TrainConfig, build_network, held_out_accuracy, train
 
 from .options import given, schema_options
@@ -137,6 +137,7 @@ def run(model, data, samples, threads, json_path, progress, profile, mapping, qu
     if dataset.n_samples > samples:
         dataset = dataset.subset(samples)
     show = sys.stderr.isatty() if progress is None else progress
+    (sim.simulator if profile else sim).validate(dataset.inputs, dataset.labels)
     _compile_notice()
     report = sim.run(dataset.inputs, dataset.labels, threads=threads, progress=show,
                      batch_size=32 if show else None, record=trace_path is not None)
@@ -235,6 +236,7 @@ def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold
                             name=Path(out_path).stem)
     compile_network(network, allow_large)  # refuse a network too large before any work
     train_set = _load_data(data, samples, config.seed, allow_large)
+    Simulator(network, allow_large=allow_large).validate(train_set.inputs, train_set.labels)
     _compile_notice()
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
@@ -356,8 +358,9 @@ def plot_command(results, out_path, x, y, by, pareto, figure):
         x = "energy_j" if any(r.get("energy_j") is not None for r in rows) else "sops"
     if pareto is None:
         pareto = y == "accuracy" and x in COSTS
-    drawn = plot_results(rows, x, y, out_path, by=by, pareto=pareto)
-    click.echo(f"{drawn} points plotted to {out_path}")
+    drawn, left_out = plot_results(rows, x, y, out_path, by=by, pareto=pareto)
+    note = f"; {left_out} left out ({x} or {y} unknown or empty)" if left_out else ""
+    click.echo(f"{drawn} points plotted to {out_path}{note}")
 
 
 @cli.command("convert")
@@ -417,7 +420,7 @@ def data_list() -> None:
 
 @cli.group()
 def profiles() -> None:
-    """Chip profiles: list, show and validate."""
+    """Chip profiles: list, show, compare and validate."""
 
 
 @profiles.command("list")
@@ -442,11 +445,69 @@ def profiles_show(name) -> None:
         rows.append(("neuron.max_delay_steps", p.max_delay_steps))
     for key, fig in rows:
         value = "unknown" if fig.value is None else f"{fig.value:g}"
+        if key.startswith("layer_cores."):
+            value = "per core"
         source = f" [{fig.source}]" if fig.source else ""
         note = f" ({fig.note})" if fig.note else ""
-        click.echo(f"  {key:<28}{value:>12}  {fig.status}{source}{note}")
+        unused = " (not used by this style)" if key in p.sync.ignored_figures else ""
+        click.echo(f"  {key:<28}{value:>12}  {fig.status}{source}{note}{unused}")
+        if fig.by_tiles:
+            click.echo(f"  {'':<28}{'by tiles':>12}  " + ", ".join(
+                f"{tiles}: {v:g}" for tiles, v in fig.by_tiles))
+    if p.layer_cores is not None:
+        for name in ("neuron_memory", "kernel_memory"):
+            values = getattr(p.layer_cores, name)
+            click.echo(f"  {'layer_cores.' + name:<28}  {', '.join(str(v) for v in values)}")
     for key, ref in p.sources.items():
         click.echo(f"  source {key}: {ref}")
+
+
+@profiles.command("compare")
+@click.argument("model")
+@click.option("--profiles", "names", default=None,
+              help="Comma list of profiles (shipped names or files) [default: every shipped "
+                   "profile].")
+@click.option("--data", default=None,
+              help="Dataset: a built-in name or a file [default: the model's own dataset].")
+@click.option("--samples", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the data.")
+@click.option("--mapping", type=click.Choice(STRATEGIES), default="sequential",
+              show_default=True, help="Placement of neurons on the chip's cores.")
+@click.option("--quantize/--no-quantize", default=True, show_default=True,
+              help="Round weights to each profile's weight precision.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Numba threads [default: all].")
+@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Also plot energy and latency to this image file (.png, .pdf, .svg).")
+@click.option("--allow-large", is_flag=True,
+              help="Go ahead with work estimated to exceed this machine's memory.")
+def profiles_compare(model, names, data, samples, seed, mapping, quantize, threads, out_path,
+                     allow_large) -> None:
+    """Run MODEL on several chips: accuracy, energy (dynamic and static apart), latency and
+    cores per chip, with unknown figures shown as unknown."""
+    from asyncsim.hardware.compare import compare_profiles, comparison_table
+
+    if out_path:
+        check_output_path(out_path, "image file")
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else sorted(
+        shipped_profiles())
+    if not chosen:
+        raise InputError("--profiles: expected a comma list of profile names or files")
+    for name in chosen:
+        load_profile(name)  # a missing or broken profile stops here, before any work
+    network = load_model(model)
+    dataset = load_dataset(data or network.metadata.get("dataset", "nmnist-like"),
+                           n_samples=samples, seed=seed, allow_large=allow_large)
+    if dataset.n_samples > samples:
+        dataset = dataset.subset(samples)
+    rows = compare_profiles(network, chosen, dataset.inputs, dataset.labels, mapping=mapping,
+                            quantize=quantize, threads=threads, allow_large=allow_large)
+    click.echo(f"model {network.name} ({network.architecture()}); data {dataset.name}, "
+               f"{dataset.n_samples} samples; energy and latency per inference")
+    click.echo(comparison_table(rows))
+    if out_path:
+        notes = plot_profiles(rows, out_path)
+        click.echo(f"plot written to {out_path}" + (f" ({'; '.join(notes)})" if notes else ""))
 
 
 @profiles.command("validate")

@@ -112,6 +112,41 @@ def test_run_with_profile_prints_energy_latency_and_overrides(tmp_path):
     assert too_big.exit_code == 2 and "needs 2 cores" in too_big.output
 
 
+def test_the_speck_example_runs_and_says_what_is_unknown(tmp_path):
+    out = tmp_path / "speck.json"
+    result = _run("run", "nmnist-conv", "--profile", "speck", "--samples", "4", "--json",
+                  str(out))
+    assert result.exit_code == 0, result.output
+    energy_line = next(line for line in result.output.splitlines()
+                       if line.startswith("energy per inference"))
+    assert "unknown" in energy_line and "0.0000e+00" not in energy_line
+    assert "energy.sop_pj" in result.output and "static" in result.output
+    data = json.loads(out.read_text())
+    assert data["hardware"]["energy_j"]["total"] is None
+    assert data["hardware"]["latency_s"] is None
+    assert data["hardware"]["mapping"]["cores_used"] == 3
+
+
+def test_profiles_compare_table_and_plot(tmp_path):
+    image = tmp_path / "compare.png"
+    args = ["profiles", "compare", "nmnist-conv", "--profiles", "loihi,speck,ubrain",
+            "--samples", "4"]
+    if pytest.importorskip("matplotlib"):
+        args += ["-o", str(image)]
+    result = _run(*args)
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()[3:6]}
+    assert "unknown" not in rows["loihi"] and "128" in rows["loihi"]
+    assert rows["speck"].count("unknown") == 4  # dynamic, static, total, latency
+    assert "does not run" in rows["ubrain"] and "cores_per_chip = 1" in rows["ubrain"]
+    assert "speck: unknown energy.sop_pj" in result.output
+    assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "energy unknown (left out): speck" in result.output
+    missing = CliRunner().invoke(cli, ["profiles", "compare", "nmnist-conv", "--profiles",
+                                       "loihi,nochip"])
+    assert missing.exit_code == 2 and "nochip" in missing.output
+
+
 def test_run_writes_a_trace_that_replays(tmp_path):
     from asyncsim import load_model
     from asyncsim.datasets import load_dataset

@@ -20,6 +20,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "models" / "README.md"]
 
 
+def _command_names(group: click.Group) -> set[str]:
+    names = set()
+    for name, command in group.commands.items():
+        names.add(name)
+        if isinstance(command, click.Group):
+            names |= _command_names(command)
+    return names
+
+
+COMMAND_NAMES = _command_names(cli)
+#: documented commands shown with the error they give: command -> the error's first line
+ERRORS: dict[str, str] = {}
+
+
 def documented_commands() -> list[tuple[str, str]]:
     """(where, command line) of every ``asyncsim`` and ``python benchmarks/...`` command in
     fenced blocks and inline code; usage synopses (with ``[...]`` or alternatives ``a|b``)
@@ -34,10 +48,16 @@ def documented_commands() -> list[tuple[str, str]]:
         inline = re.sub(r"```.*?```", "", text, flags=re.S)
         for mention in re.findall(r"`(asyncsim [^`]+)`", inline):
             words = mention.split()
-            # a command, not a mention of one (`asyncsim run`, `asyncsim run --json`)
-            if len(words) >= 3 and not words[2].startswith("-") or words[1] in ("models",):
+            # a command, not a mention of one (`asyncsim run`, `asyncsim profiles compare`,
+            # `asyncsim run --json`)
+            named = len(words) > 1 and all(w in COMMAND_NAMES for w in words[1:])
+            if (len(words) >= 3 and not words[2].startswith("-") and not named) or (
+                    words[1:] == ["models"]):
                 lines.append(" ".join(words))
         for number, line in enumerate(lines):
+            following = lines[number + 1].strip() if number + 1 < len(lines) else ""
+            if following.startswith("Error:"):  # a documented refusal: checked as such
+                ERRORS[line.strip().removeprefix("$ ")] = following
             line = line.strip().removeprefix("$ ").split(" #")[0].strip()
             for part in line.split(" && "):
                 if not re.match(r"asyncsim |python benchmarks/", part):
@@ -97,7 +117,11 @@ def test_cheap_documented_command_runs(command, tmp_path, monkeypatch):
         else:
             args += ["--samples", "4"]
     result = CliRunner().invoke(cli, args)
-    assert result.exit_code == 0, f"{command}\n{result.output}"
+    if command in ERRORS:
+        assert result.exit_code == 2, f"{command}\n{result.output}"
+        assert ERRORS[command] in result.output.replace("\n", " "), result.output
+    else:
+        assert result.exit_code == 0, f"{command}\n{result.output}"
 
 
 @pytest.mark.parametrize("command", sorted({c for _, c in COMMANDS

@@ -19,7 +19,14 @@ from ..placement import ChipModel
 from ..report import HardwareResult, Report
 from ..simulator import Simulator
 from ..sync import Schedule
-from .cost import energy_joules, latency_seconds, unknown_figures
+from .cost import (
+    Estimate,
+    energy_joules,
+    event_counts,
+    input_messages,
+    latency_seconds,
+    static_joules,
+)
 from .mapping import map_network
 from .profile import HardwareProfile, load_profile
 
@@ -146,28 +153,47 @@ class ChipSimulator:
             low, high = -bound, bound
         self.allow_large = allow_large
         placement = map_network(compile_network(self.network, allow_large), self.profile,
-                                mapping)
+                                mapping, self.network)
         self.chip = ChipModel(placement, schedule.core_quota, low, high)
         self.simulator = Simulator(self.network, chip=self.chip, allow_large=allow_large,
                                    **self.settings)
         self.warnings = neuron_warnings(self.profile, network)
 
     def run(self, inputs: Any, labels: np.ndarray | None = None, **options: Any) -> Report:
-        """Simulate and attach energy, latency and mapping to ``report.hardware``."""
-        report = self.simulator.run(inputs, labels, **options)
-        latency = latency_seconds(report.per_sample, self.profile)
-        energy, apart = energy_joules(report.per_sample, self.profile, latency)
+        """Simulate and attach energy, latency and mapping to ``report.hardware``. On a
+        barrier-style chip the schedule is recorded (the run takes twice as long) to find the
+        busiest core of every timestep; ``report.trace`` keeps it only with ``record=True``."""
+        record = bool(options.pop("record", False))
+        per_timestep = self.profile.sync.per_timestep
+        report = self.simulator.run(inputs, labels, record=record or per_timestep, **options)
+        frames = np.asarray(getattr(inputs, "inputs", inputs))
+        costs = self._costs(report, frames)
+        if not record:
+            report.trace = None
         accuracy_float = None
         if self.quantized and report.labels is not None:
             # the same placement and quota, float weights and unbounded membranes
             unbounded = replace(self.chip, u_low=None, u_high=None)
             exact = Simulator(self.original, chip=unbounded, allow_large=self.allow_large,
                               **self.settings)
-            plain = {k: v for k, v in options.items() if k != "record"}
-            accuracy_float = exact.run(inputs, labels, **plain).accuracy
-        report.per_sample["latency_s"] = latency
-        report.per_sample["energy_j"] = energy["total"]
-        report.hardware = HardwareResult(
+            accuracy_float = exact.run(inputs, labels, **options).accuracy
+        report.hardware = self._result(*costs, accuracy_float)
+        latency, dynamic, static = costs
+        if latency.total is not None:
+            report.per_sample["latency_s"] = latency.total
+        if dynamic.total is not None and static.total is not None:
+            report.per_sample["energy_j"] = dynamic.total + static.total
+        return report
+
+    def _result(self, latency: Estimate, dynamic: Estimate, static: Estimate,
+                accuracy_float: float | None) -> HardwareResult:
+        """The chip part of the report: means per inference, None where unknown."""
+        total = None if dynamic.total is None or static.total is None else (
+            dynamic.total + static.total)
+        energy = {name: _mean(value) for name, value in dynamic.parts.items()}
+        energy.update(dynamic=_mean(dynamic.total), static=_mean(static.total),
+                      total=_mean(total))
+        return HardwareResult(
             profile=self.profile.name,
             style=self.profile.style,
             settings={k: (v.name if hasattr(v, "code") else v) for k, v in self.settings.items()},
@@ -175,10 +201,47 @@ class ChipSimulator:
             weights_quantized_bits=self.profile.weight_bits if self.quantized else None,
             accuracy_unquantized=accuracy_float,
             mapping=self.chip.mapping.summary(),
-            energy_j={k: float(np.mean(v)) for k, v in energy.items()},
-            energy_apart_j={k: float(np.mean(v)) for k, v in apart.items()},
-            latency_s=float(np.mean(latency)),
-            unknown_figures=unknown_figures(self.profile),
+            energy_j=energy,
+            energy_lower_bound_j=float(np.mean(dynamic.lower_bound + static.lower_bound)),
+            latency_s=_mean(latency.total),
+            latency_lower_bound_s=float(np.mean(latency.lower_bound)),
+            latency_rule=self._latency_rule(),
+            static_power_mw=self.profile.energy["static_power_mw"].value,
+            unknown_figures=list(dict.fromkeys(dynamic.missing + static.missing
+                                               + latency.missing)),
             warnings=self.warnings,
         )
-        return report
+
+    def _costs(self, report: Report, frames: np.ndarray) -> tuple[Estimate, Estimate, Estimate]:
+        """Latency, dynamic energy and static energy estimates of ``report``'s run."""
+        mapping = self.chip.mapping
+        n_neurons = self.simulator.compiled.n_neurons
+        queued = self.simulator.config.input_mode == "queued"
+        counts = event_counts(report.per_sample, int(mapping.neurons.sum()), input_messages(
+            frames, mapping, n_neurons, report.per_sample["input_sops"], queued))
+        timesteps = None
+        if self.profile.sync.per_timestep:
+            timesteps = {"trace": report.trace, "mapping": mapping, "n_neurons": n_neurons,
+                         "inputs": frames, "queued_input": queued,
+                         "output_counts": report.per_sample["output_counts"]}
+        latency = latency_seconds({**report.per_sample, **counts}, self.profile,
+                                  mapping.n_tiles, timesteps)
+        return latency, energy_joules(counts, self.profile), static_joules(latency, self.profile)
+
+    def _latency_rule(self) -> str:
+        """How the latency (and so the period over which static power is charged) is set."""
+        timing = self.profile.timing
+        if self.profile.style == "timer":
+            tick = timing["tick_period_us"].value
+            return f"one tick of {tick:g} us per forward step (a fixed timer)"
+        if self.profile.style == "barrier":
+            tiles = self.chip.mapping.n_tiles
+            barrier = timing["barrier_ns"].for_tiles(tiles)
+            text = "unknown length" if barrier is None else f"{barrier:g} ns"
+            return (f"per timestep: the busiest core, then a barrier of {text} ({tiles} tile"
+                    f"{'s' if tiles > 1 else ''} used)")
+        return "per forward step: the busiest core and the longest route"
+
+
+def _mean(values: np.ndarray | None) -> float | None:
+    return None if values is None else float(np.mean(values))

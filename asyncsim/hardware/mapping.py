@@ -1,18 +1,26 @@
 """Placing neurons on cores, and the routing tables that follow from a placement.
 
 A core holds at most ``neurons_per_core`` neurons and ``synapses_per_core`` incoming synapses
-(input synapses included). Input features live off-chip and reach their cores without hops.
+(input synapses included). A convolutional layer is placed by feature-map channels: a channel
+that fits in a core's remaining room is never split (one larger than a whole core is, since a
+core of such a chip may hold part of a map). Chips that hold one whole layer per core, each core
+with memories of its own (a profile's ``layer_cores``, Speck), place every layer on a core whose
+neuron and kernel memories hold it. Input features live off-chip and reach their cores without
+hops; cores of one tile reach each other without hops.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from ..compile import CompiledNetwork
 from ..errors import InputError
+from ..network import ConvProjection, Network
 from .profile import HardwareProfile
 
 STRATEGIES = ("sequential", "traffic")
@@ -30,7 +38,9 @@ class CoreMapping:
             features), CSR over the cores its synapses reach: ``route_core[e]`` receives
             ``route_synapses[e]`` synapses at ``route_hops[e]`` mesh hops (Manhattan).
         strategy: how the neurons were placed.
-        capacity: neurons per core (None: unlimited).
+        capacity: neurons per core (None: unlimited), or (cores,) the neuron memory of each
+            core used (chips with one layer per core).
+        tile_of: (cores,) tile of each core (cores of one tile share a mesh position).
     """
 
     core_of: np.ndarray
@@ -42,69 +52,222 @@ class CoreMapping:
     route_synapses: np.ndarray
     route_hops: np.ndarray
     strategy: str
-    capacity: int | None
+    capacity: int | np.ndarray | None
+    tile_of: np.ndarray | None = None
 
     @property
     def n_cores(self) -> int:
         return int(self.neurons.shape[0])
 
     @property
+    def n_tiles(self) -> int:
+        """Tiles that hold at least one core of this placement."""
+        if self.tile_of is None:
+            return self.n_cores
+        return int(np.unique(self.tile_of).shape[0])
+
+    @property
     def utilization(self) -> float:
         """Placed neurons / neuron slots of the cores used (1.0 with unlimited cores)."""
         if self.capacity is None:
             return 1.0
-        return float(self.neurons.sum() / (self.capacity * self.n_cores))
+        slots = np.sum(self.capacity) if np.ndim(self.capacity) else self.capacity * self.n_cores
+        return float(self.neurons.sum() / slots)
 
     def summary(self) -> dict:
         return {"strategy": self.strategy, "cores_used": self.n_cores,
+                "tiles_used": self.n_tiles,
                 "neuron_utilization": round(self.utilization, 4),
                 "max_neurons_per_core": int(self.neurons.max()),
                 "max_synapses_per_core": int(self.synapses.max())}
 
 
 def map_network(compiled: CompiledNetwork, profile: HardwareProfile,
-                strategy: str = "sequential") -> CoreMapping:
+                strategy: str = "sequential", network: Network | None = None) -> CoreMapping:
     """Place ``compiled``'s neurons on ``profile``'s cores.
 
     ``sequential`` fills cores in neuron order; ``traffic`` also starts every layer on a fresh
     core and lays the cores out on the mesh in the order of a breadth-first walk of the
     core-to-core traffic graph (networkx), along a snake path, so that cores that talk sit close.
-    Raises :class:`InputError` if the network needs more cores than the chip has.
+    With ``network`` (the network ``compiled`` came from), convolutional layers are placed by
+    channels; a profile with ``layer_cores`` needs it. Raises :class:`InputError` if the network
+    does not fit, naming the layer and the limit where one layer is the cause.
     """
     if strategy not in STRATEGIES:
         raise InputError(f"field 'mapping': expected one of {list(STRATEGIES)}, got {strategy!r}")
+    npc = profile.core_limit("neurons_per_core")
+    if profile.layer_cores is not None:
+        if network is None:
+            raise InputError(f"profile '{profile.name}': placing layers on its cores needs the "
+                             f"network's layer shapes")
+        core_of, physical = _one_layer_per_core(compiled, profile, network)
+        n_cores = physical.shape[0]
+        slot = physical
+        npc = np.array(profile.layer_cores.neuron_memory)[physical]
+    else:
+        names = [layer.name for layer in network.layers] if network is not None else [
+            str(i) for i in range(compiled.n_layers)]
+        core_of = _fill_cores(compiled, profile, strategy, _channel_sizes(compiled, network),
+                              names)
+        n_cores = int(core_of.max(initial=-1)) + 1
+        slot = _traffic_order(compiled, core_of, n_cores) if strategy == "traffic" else (
+            np.arange(n_cores))
+    chip_cores = profile.core_limit("cores_per_chip")
+    if chip_cores is not None and n_cores > chip_cores:
+        raise InputError(f"profile '{profile.name}': the network needs {n_cores} cores "
+                         f"({compiled.n_neurons} neurons, {int(compiled.fanin.sum())} synapses), "
+                         f"the chip has cores_per_chip = {chip_cores}")
+    neurons = np.bincount(core_of, minlength=n_cores)
+    syn = np.bincount(core_of, weights=compiled.fanin, minlength=n_cores).astype(np.int64)
+    per_tile = profile.cores_per_tile
+    tile = slot // per_tile
+    position = _mesh_positions(tile, profile.mesh, snake=strategy == "traffic")
+    tables = _routes(compiled, core_of, position)
+    return CoreMapping(core_of, position, neurons, syn, *tables, strategy=strategy,
+                       capacity=npc, tile_of=tile.astype(np.int64))
+
+
+def _channel_sizes(compiled: CompiledNetwork, network: Network | None) -> np.ndarray:
+    """(layers,) neurons per feature-map channel of each layer (1 for a layer no convolution
+    feeds)."""
+    sizes = np.ones(compiled.n_layers, dtype=np.int64)
+    if network is None:
+        return sizes
+    index = {layer.name: i for i, layer in enumerate(network.layers)}
+    for p in network.projections:
+        if isinstance(p, ConvProjection) and sizes[index[p.target]] == 1:
+            _, height, width = p.output_shape
+            sizes[index[p.target]] = height * width
+    return sizes
+
+
+def _fill_cores(compiled: CompiledNetwork, profile: HardwareProfile, strategy: str,
+                channel: np.ndarray, names: list[str]) -> np.ndarray:
+    """(N,) core of each neuron, filling cores in neuron order within the per-core limits;
+    a channel that would not fit in what is left of a core starts a new one."""
     npc = profile.core_limit("neurons_per_core")
     spc = profile.core_limit("synapses_per_core")
     fanin = compiled.fanin
     if spc is not None and fanin.max(initial=0) > spc:
         worst = int(np.argmax(fanin))
-        raise InputError(f"profile '{profile.name}': neuron {worst} has {int(fanin[worst])} "
-                         f"incoming synapses, more than cores.synapses_per_core = {spc}")
+        layer = names[int(compiled.layer_of[worst])]
+        raise InputError(f"profile '{profile.name}': neuron {worst} (layer '{layer}') has "
+                         f"{int(fanin[worst])} incoming synapses, more than "
+                         f"cores.synapses_per_core = {spc}")
+    offsets = compiled.layer_offsets
+    synapses_before = np.concatenate([[0], np.cumsum(fanin)])
     core_of = np.empty(compiled.n_neurons, dtype=np.int64)
     core, held, synapses = 0, 0, 0
-    layer_start = set(compiled.layer_offsets[:-1].tolist()) if strategy == "traffic" else set()
-    for n in range(compiled.n_neurons):
-        full = (npc is not None and held >= npc) or (
-            spc is not None and synapses + fanin[n] > spc)
-        if held and (full or n in layer_start):
+    for layer in range(compiled.n_layers):
+        unit = int(channel[layer])
+        if held and strategy == "traffic":
             core, held, synapses = core + 1, 0, 0
-        core_of[n] = core
-        held += 1
-        synapses += int(fanin[n])
-    n_cores = core + 1
-    chip_cores = profile.core_limit("cores_per_chip")
-    if chip_cores is not None and n_cores > chip_cores:
-        raise InputError(f"profile '{profile.name}': the network needs {n_cores} cores "
-                         f"({compiled.n_neurons} neurons, {int(fanin.sum())} synapses), the "
-                         f"chip has cores_per_chip = {chip_cores}")
-    neurons = np.bincount(core_of, minlength=n_cores)
-    syn = np.bincount(core_of, weights=fanin, minlength=n_cores).astype(np.int64)
-    order = _traffic_order(compiled, core_of, n_cores) if strategy == "traffic" else np.arange(
-        n_cores)
-    position = _mesh_positions(order, profile.mesh, snake=strategy == "traffic")
-    tables = _routes(compiled, core_of, position)
-    return CoreMapping(core_of, position, neurons, syn, *tables, strategy=strategy,
-                       capacity=npc)
+        for first in range(int(offsets[layer]), int(offsets[layer + 1]), unit):
+            last = min(first + unit, int(offsets[layer + 1]))
+            unit_synapses = int(synapses_before[last] - synapses_before[first])
+            fits_empty = (npc is None or last - first <= npc) and (
+                spc is None or unit_synapses <= spc)
+            fits_here = (npc is None or held + last - first <= npc) and (
+                spc is None or synapses + unit_synapses <= spc)
+            if held and fits_empty and not fits_here:
+                core, held, synapses = core + 1, 0, 0
+            for n in range(first, last):
+                full = (npc is not None and held >= npc) or (
+                    spc is not None and synapses + fanin[n] > spc)
+                if held and full:
+                    core, held, synapses = core + 1, 0, 0
+                core_of[n] = core
+                held += 1
+                synapses += int(fanin[n])
+    return core_of
+
+
+def kernel_entries(projection: Any, source_shape: tuple[int, int, int] | None) -> int:
+    """Weight-memory entries a projection takes on a core that holds its target layer, by the
+    DYNAP-CNN addressing rule: input channels x 2^(ceil(log2(kernel height x width)) +
+    ceil(log2(output channels))). A dense projection counts as a convolution whose kernel covers
+    its source: a source with a (channels, height, width) shape gives the channels and the
+    kernel size, a flat one counts each feature as a channel with a 1 x 1 kernel."""
+    return _kernel_shape(projection, source_shape)[0]
+
+
+def _kernel_shape(projection: Any, source_shape: tuple[int, int, int] | None) -> tuple[int, str]:
+    """(entries, how they were counted) of :func:`kernel_entries`."""
+    if isinstance(projection, ConvProjection):
+        out_channels, per_group, kh, kw = projection.weight.shape
+        channels = per_group * projection.groups
+    else:
+        out_channels = projection.target_size
+        channels, kh, kw = source_shape if source_shape else (projection.source_size, 1, 1)
+    entries = int(channels) * 2 ** (math.ceil(math.log2(kh * kw)) + math.ceil(math.log2(
+        out_channels)))
+    return entries, (f"{projection.source}: {int(channels)} input channels, a {kh}x{kw} kernel, "
+                     f"{out_channels} output channels")
+
+
+def _shapes(network: Network) -> dict[str, tuple[int, int, int]]:
+    """(channels, height, width) of the input and of every layer a convolution feeds or reads."""
+    shapes = {}
+    for p in network.projections:
+        if isinstance(p, ConvProjection):
+            shapes.setdefault(p.source, p.input_shape)
+            shapes.setdefault(p.target, p.output_shape)
+    return shapes
+
+
+def _one_layer_per_core(compiled: CompiledNetwork, profile: HardwareProfile,
+                        network: Network) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) core of each neuron (cores numbered in chip order among those used) and the chip
+    index of each used core, for a chip whose cores each hold one whole layer."""
+    memory = profile.layer_cores
+    name = profile.name
+    n_chip = len(memory.neuron_memory)
+    layers = network.layers
+    if len(layers) > n_chip:
+        raise InputError(f"profile '{name}': the network has {len(layers)} layers; the chip "
+                         f"holds one layer per core and has {n_chip} cores")
+    shapes = _shapes(network)
+    needs = []
+    for layer in layers:
+        incoming = [p for p in network.projections if p.target == layer.name]
+        kernels = [_kernel_shape(p, shapes.get(p.source)) for p in incoming]
+        kernel = sum(k for k, _ in kernels)
+        needs.append((layer.size, kernel))
+        for what, need, have, why in (
+                ("neuron", layer.size, memory.neuron_memory, f"{layer.size:,} neurons"),
+                ("kernel", kernel, memory.kernel_memory, "; ".join(t for _, t in kernels))):
+            if need > max(have):
+                raise InputError(
+                    f"profile '{name}': layer '{layer.name}' needs {need:,} {what}-memory "
+                    f"entries ({why}); the largest core holds {max(have):,} "
+                    f"(layer_cores.{what}_memory)")
+        targets = {p.target for p in network.projections if p.source == layer.name}
+        if len(targets) > 2:
+            raise InputError(f"profile '{name}': layer '{layer.name}' sends to {len(targets)} "
+                             f"layers; a core sends to at most 2 other cores")
+    graph = nx.Graph()
+    graph.add_nodes_from((("layer", i) for i in range(len(layers))), bipartite=0)
+    graph.add_nodes_from((("core", c) for c in range(n_chip)), bipartite=1)
+    for i, (neurons, kernel) in enumerate(needs):
+        for c in range(n_chip):
+            if neurons <= memory.neuron_memory[c] and kernel <= memory.kernel_memory[c]:
+                graph.add_edge(("layer", i), ("core", c))
+    layer_nodes = [("layer", i) for i in range(len(layers))]
+    matching = nx.bipartite.hopcroft_karp_matching(graph, top_nodes=layer_nodes)
+    unplaced = [layers[i].name for i in range(len(layers)) if ("layer", i) not in matching]
+    if unplaced:
+        raise InputError(f"profile '{name}': layers {', '.join(unplaced)} find no core of "
+                         f"their own: each core holds one layer, and too few cores have the "
+                         f"neuron and kernel memory they need (layer_cores)")
+    chip_core = np.array([matching[("layer", i)][1] for i in range(len(layers))],
+                         dtype=np.int64)
+    used = np.sort(chip_core)
+    renumber = {int(c): k for k, c in enumerate(used)}
+    core_of = np.empty(compiled.n_neurons, dtype=np.int64)
+    for i in range(len(layers)):
+        core_of[compiled.layer_offsets[i]:compiled.layer_offsets[i + 1]] = renumber[
+            int(chip_core[i])]
+    return core_of, used
 
 
 def _traffic_order(compiled: CompiledNetwork, core_of: np.ndarray, n_cores: int) -> np.ndarray:
@@ -139,7 +302,7 @@ def _traffic_order(compiled: CompiledNetwork, core_of: np.ndarray, n_cores: int)
 
 
 def _mesh_positions(slot: np.ndarray, mesh: tuple[int, int], snake: bool) -> np.ndarray:
-    """(column, row) of each core from its slot on the mesh (row-major, or snake order)."""
+    """(column, row) of each tile from its slot on the mesh (row-major, or snake order)."""
     columns = max(1, mesh[0])
     row, col = np.divmod(slot, columns)
     if snake:

@@ -1,8 +1,9 @@
 """Chip profiles: what a neuromorphic chip is, as far as the simulator needs to know.
 
 A profile is a YAML file (schema in ``docs/profiles.md``) read into :class:`HardwareProfile`.
-Every figure carries its provenance: ``verified`` (read in the primary source), ``quoted`` (cited
-in a peer-reviewed table) or ``estimated`` (our assumption, with a reason).
+Every figure carries its provenance: ``verified`` (read in the primary source, with the page or
+table in its note), ``quoted`` (read in a source that cites the primary, which is then named) or
+``estimated`` (derived or assumed, with the reasoning in its note).
 """
 
 from __future__ import annotations
@@ -20,25 +21,65 @@ from ..yamlfile import read_yaml
 FORMAT = "asyncsim-profile"
 FORMAT_VERSION = 1
 STATUSES = ("verified", "quoted", "estimated")
-ENERGY_FIELDS = ("sop_pj", "neuron_update_pj", "spike_routed_pj", "hop_pj",
-                 "barrier_message_pj", "static_power_mw")
-TIMING_FIELDS = ("sop_ns", "neuron_update_ns", "hop_ns", "barrier_ns", "tick_period_us")
+ENERGY_FIELDS = ("sop_pj", "neuron_access_pj", "neuron_update_pj", "spike_pj",
+                 "spike_routed_pj", "hop_pj", "barrier_message_pj", "static_power_mw")
+TIMING_FIELDS = ("sop_ns", "neuron_access_ns", "neuron_update_ns", "spike_ns",
+                 "spike_routed_ns", "message_in_ns", "hop_ns", "barrier_ns", "tick_period_us")
 NEURON_MODELS = ("if", "lif", "li", "cuba_if", "cuba_lif", "cuba_li")
 CORE_FIELDS = ("neurons_per_core", "synapses_per_core", "lanes_per_core", "cores_per_chip")
+#: fields a profile may leave out (format version 1 files written before they existed): a cost
+#: the chip does not have, or one core per tile
+OPTIONAL_FIELDS = {"energy.neuron_access_pj", "energy.spike_pj", "timing.neuron_access_ns",
+                   "timing.spike_ns", "timing.spike_routed_ns", "timing.message_in_ns",
+                   "cores.cores_per_tile"}
+LAYER_CORE_FIELDS = ("neuron_memory", "kernel_memory")
 
 
 @dataclass(frozen=True)
 class Figure:
-    """One number with its provenance. ``value`` None means unknown (counted as 0)."""
+    """One number with its provenance. ``value`` None means unknown: a total that needs it is
+    reported as unknown, never computed with 0.
+
+    ``by_tiles`` (barrier time only): ((tiles, value), ...) ascending; the value for a run is
+    that of the largest tile count not above the tiles it uses (the smallest entry below it).
+    """
 
     value: float | None
     status: str = "estimated"
     source: str = ""
     note: str = ""
+    by_tiles: tuple[tuple[int, float], ...] = ()
 
     @property
-    def amount(self) -> float:
-        return 0.0 if self.value is None else float(self.value)
+    def known(self) -> bool:
+        return self.value is not None
+
+    def for_tiles(self, tiles: int) -> float | None:
+        """The value for a run on ``tiles`` tiles (the plain value without a table)."""
+        if not self.by_tiles:
+            return self.value
+        chosen = self.by_tiles[0][1]
+        for count, value in self.by_tiles:
+            if count <= tiles:
+                chosen = value
+        return chosen
+
+
+@dataclass(frozen=True)
+class LayerCores:
+    """Cores that each hold one whole layer, with memories of their own (Speck, DYNAP-CNN).
+
+    Attributes:
+        neuron_memory: (cores,) neuron state entries of each core (output channels x height x
+            width of the layer it holds).
+        kernel_memory: (cores,) weight entries of each core (see
+            :func:`asyncsim.hardware.mapping.kernel_entries`).
+        figures: the two figures, for provenance.
+    """
+
+    neuron_memory: tuple[int, ...]
+    kernel_memory: tuple[int, ...]
+    figures: dict[str, Figure]
 
 
 @dataclass(frozen=True)
@@ -53,8 +94,9 @@ class HardwareProfile:
         policy: default scheduling policy on this chip.
         forward_group: default F: an integer, ``"layer"`` (largest layer) or ``"core"``
             (neurons per core).
-        cores: neurons_per_core, synapses_per_core, lanes_per_core, cores_per_chip (figures).
-        mesh: (columns, rows) of the core mesh, for hop counts.
+        cores: neurons_per_core, synapses_per_core, lanes_per_core, cores_per_chip and
+            cores_per_tile (figures).
+        mesh: (columns, rows) of the mesh of tiles (cores_per_tile cores each), for hop counts.
         neuron_models: neuron models the chip runs (:data:`NEURON_MODELS`: ``if``, ``lif``,
             ``li``, and ``cuba_if``, ``cuba_lif``, ``cuba_li`` with current-based synapses).
         weight_bits, state_bits: precision of weights and membrane state (None: float).
@@ -63,6 +105,8 @@ class HardwareProfile:
             unknown, and delays are reported as not checked).
         energy: figures in ``ENERGY_FIELDS`` (picojoules; static power in milliwatts).
         timing: figures in ``TIMING_FIELDS`` (nanoseconds; tick period in microseconds).
+        layer_cores: per-core memories of a chip that holds one layer per core (Speck), or
+            None.
     """
 
     name: str
@@ -79,6 +123,7 @@ class HardwareProfile:
     energy: dict[str, Figure]
     timing: dict[str, Figure]
     max_delay_steps: Figure | None = None
+    layer_cores: LayerCores | None = None
     path: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -91,11 +136,17 @@ class HardwareProfile:
         figure = self.cores.get(key)
         return None if figure is None or figure.value is None else int(figure.value)
 
+    @property
+    def cores_per_tile(self) -> int:
+        return self.core_limit("cores_per_tile") or 1
+
     def figures(self) -> list[tuple[str, Figure]]:
         """Every figure as (section.field, figure)."""
         out = [(f"cores.{k}", v) for k, v in self.cores.items()]
         out += [(f"energy.{k}", v) for k, v in self.energy.items()]
         out += [(f"timing.{k}", v) for k, v in self.timing.items()]
+        if self.layer_cores is not None:
+            out += [(f"layer_cores.{k}", v) for k, v in self.layer_cores.figures.items()]
         return out
 
 
@@ -141,31 +192,86 @@ def _mapping(doc: Any, field_path: str, allowed: tuple[str, ...] | None = None,
     return doc
 
 
-def _figure(doc: Any, field_path: str, sources: dict[str, str]) -> Figure:
-    if doc is None or isinstance(doc, (int, float)) and not isinstance(doc, bool):
-        _fail(field_path, "a mapping {value, status, source}", doc)
-    d = _mapping(doc, field_path, ("value", "status", "source", "note"), ("value", "status"))
-    value = d["value"]
-    if value is not None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
-                value):
-            _fail(f"{field_path}.value", "a finite number or null", value)
-        if value < 0:
-            _fail(f"{field_path}.value", "a number >= 0", value)
+def _number(value: Any, field_path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(
+            value) or value < 0:
+        _fail(field_path, "a finite number >= 0", value)
+    return float(value)
+
+
+def _provenance(d: dict, field_path: str, sources: dict[str, str]) -> tuple[str, str, str]:
     if d["status"] not in STATUSES:
         _fail(f"{field_path}.status", f"one of {list(STATUSES)}", d["status"])
     source = str(d.get("source", "") or "")
     if d["status"] in ("verified", "quoted") and source not in sources:
         _fail(f"{field_path}.source", f"a key of 'sources' ({', '.join(sources) or 'none'})",
               source or None)
-    return Figure(None if value is None else float(value), d["status"], source,
-                  str(d.get("note", "") or ""))
+    return d["status"], source, str(d.get("note", "") or "")
+
+
+def _figure(doc: Any, field_path: str, sources: dict[str, str],
+            tables: bool = False) -> Figure:
+    if doc is None or isinstance(doc, (int, float)) and not isinstance(doc, bool):
+        _fail(field_path, "a mapping {value, status, source}", doc)
+    keys = ("value", "status", "source", "note") + (("by_tiles",) if tables else ())
+    d = _mapping(doc, field_path, keys, ("value", "status"))
+    value = d["value"]
+    if value is not None:
+        value = _number(value, f"{field_path}.value")
+    by_tiles: tuple[tuple[int, float], ...] = ()
+    if d.get("by_tiles") is not None:
+        table = _mapping(d["by_tiles"], f"{field_path}.by_tiles")
+        if not table or not all(isinstance(k, int) and not isinstance(k, bool) and k >= 1
+                                for k in table):
+            _fail(f"{field_path}.by_tiles", "a mapping {tiles (integer >= 1): value}",
+                  d["by_tiles"])
+        by_tiles = tuple(sorted((int(k), _number(v, f"{field_path}.by_tiles.{k}"))
+                                for k, v in table.items()))
+    return Figure(value, *_provenance(d, field_path, sources), by_tiles=by_tiles)
+
+
+def _absent(field_path: str) -> Figure:
+    """What an optional field left out of a profile means."""
+    what = "one core per tile" if field_path == "cores.cores_per_tile" else "not charged"
+    return Figure(1.0 if field_path == "cores.cores_per_tile" else 0.0, "estimated", "",
+                  f"not in the profile file: {what}")
+
+
+def _figures(doc: dict, section: str, names: tuple[str, ...],
+             sources: dict[str, str]) -> dict[str, Figure]:
+    out = {}
+    for name in names:
+        path = f"{section}.{name}"
+        if name not in doc and path in OPTIONAL_FIELDS:
+            out[name] = _absent(path)
+        else:
+            out[name] = _figure(doc[name], path, sources, tables=path == "timing.barrier_ns")
+    return out
+
+
+def _layer_cores(doc: Any, sources: dict[str, str]) -> LayerCores:
+    d = _mapping(doc, "layer_cores", LAYER_CORE_FIELDS, LAYER_CORE_FIELDS)
+    figures, lists = {}, []
+    for name in LAYER_CORE_FIELDS:
+        path = f"layer_cores.{name}"
+        entry = _mapping(d[name], path, ("value", "status", "source", "note"),
+                         ("value", "status"))
+        values = entry["value"]
+        if not (isinstance(values, list) and values and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values)):
+            _fail(f"{path}.value", "a list of integers >= 1, one per core", values)
+        lists.append(tuple(values))
+        figures[name] = Figure(float(max(values)), *_provenance(entry, path, sources))
+    if len(lists[0]) != len(lists[1]):
+        _fail("layer_cores.kernel_memory.value",
+              f"{len(lists[0])} entries, one per core as in neuron_memory", len(lists[1]))
+    return LayerCores(lists[0], lists[1], figures)
 
 
 def parse_profile(doc: Any, path: str = "") -> HardwareProfile:
     """Validate a parsed YAML document; errors name the field path."""
     top = ("format", "format_version", "name", "description", "sources", "synchronization",
-           "execution", "cores", "neuron", "energy", "timing", "notes")
+           "execution", "cores", "neuron", "energy", "timing", "layer_cores", "notes")
     d = _mapping(doc, "", top, ("format", "format_version", "name", "synchronization",
                                 "execution", "cores", "neuron", "energy", "timing"))
     if d["format"] != FORMAT:
@@ -192,9 +298,9 @@ def parse_profile(doc: Any, path: str = "") -> HardwareProfile:
                                           and group >= 1)):
         _fail("execution.forward_group", "an integer >= 1, 'layer' or 'core'", group)
 
-    cores_doc = _mapping(d["cores"], "cores", CORE_FIELDS + ("mesh",),
+    cores_doc = _mapping(d["cores"], "cores", CORE_FIELDS + ("cores_per_tile", "mesh"),
                          CORE_FIELDS + ("mesh",))
-    cores = {k: _figure(cores_doc[k], f"cores.{k}", sources) for k in CORE_FIELDS}
+    cores = _figures(cores_doc, "cores", CORE_FIELDS + ("cores_per_tile",), sources)
     for key, figure in cores.items():
         if figure.value is not None and (figure.value < 1 or figure.value != int(figure.value)):
             _fail(f"cores.{key}.value", "an integer >= 1 or null", figure.value)
@@ -222,10 +328,13 @@ def parse_profile(doc: Any, path: str = "") -> HardwareProfile:
             _fail("neuron.max_delay_steps.value", "a whole number of timesteps or null",
                   max_delay.value)
 
-    energy_doc = _mapping(d["energy"], "energy", ENERGY_FIELDS, ENERGY_FIELDS)
-    energy = {k: _figure(energy_doc[k], f"energy.{k}", sources) for k in ENERGY_FIELDS}
-    timing_doc = _mapping(d["timing"], "timing", TIMING_FIELDS, TIMING_FIELDS)
-    timing = {k: _figure(timing_doc[k], f"timing.{k}", sources) for k in TIMING_FIELDS}
+    energy_doc = _mapping(d["energy"], "energy", ENERGY_FIELDS, tuple(
+        k for k in ENERGY_FIELDS if f"energy.{k}" not in OPTIONAL_FIELDS))
+    energy = _figures(energy_doc, "energy", ENERGY_FIELDS, sources)
+    timing_doc = _mapping(d["timing"], "timing", TIMING_FIELDS, tuple(
+        k for k in TIMING_FIELDS if f"timing.{k}" not in OPTIONAL_FIELDS))
+    timing = _figures(timing_doc, "timing", TIMING_FIELDS, sources)
+    layer_cores = _layer_cores(d["layer_cores"], sources) if "layer_cores" in d else None
     if sync["style"] == "timer" and timing["tick_period_us"].value is None:
         _fail("timing.tick_period_us.value", "a tick period for a timer-style chip", None)
     if group == "core" and cores["neurons_per_core"].value is None:
@@ -239,4 +348,5 @@ def parse_profile(doc: Any, path: str = "") -> HardwareProfile:
         style=sync["style"], policy=policy, forward_group=group, cores=cores,
         mesh=(mesh[0], mesh[1]), neuron_models=tuple(models),
         weight_bits=bits["weight_bits"], state_bits=bits["state_bits"], energy=energy,
-        timing=timing, max_delay_steps=max_delay, path=path, notes=[str(n) for n in notes])
+        timing=timing, max_delay_steps=max_delay, layer_cores=layer_cores, path=path,
+        notes=[str(n) for n in notes])

@@ -22,10 +22,12 @@ METRICS = ("accuracy", "density", "sops", "input_sops", "energy", "forward_steps
            "spikes_to_first_output", "passes_with_output", "dropped_pending",
            "barrier_messages", "neuron_updates", "guard_stops", "Effective_ACs",
            "ActivationSparsity")
-#: chip results (empty for points without a profile): energy per inference (J), latency per
-#: inference (s), cores used, the accuracy with unquantized weights, and the profile's unknown
-#: figures (counted as 0 in energy and latency; space-separated names)
-HARDWARE = ("energy_j", "latency_s", "cores_used", "accuracy_unquantized", "unknown_figures")
+#: chip results (empty for points without a profile): energy per inference (J; in all, dynamic
+#: and static apart), latency per inference (s), cores used, the accuracy with unquantized
+#: weights, and the figures the point needs that its profile does not know (space-separated).
+#: A value that needs an unknown figure is empty, never 0.
+HARDWARE = ("energy_j", "energy_dynamic_j", "energy_static_j", "latency_s", "cores_used",
+            "accuracy_unquantized", "unknown_figures")
 
 def evaluate_point(point: Point, context: dict[str, Any],
                    resources: SweepResources) -> dict[str, Any]:
@@ -68,7 +70,8 @@ def _simulate(point: Point, context: dict[str, Any],
     row = {name: metrics.get(name) for name in METRICS}
     hw = report.hardware
     if hw is not None:
-        row.update(energy_j=hw.energy_j["total"], latency_s=hw.latency_s,
+        row.update(energy_j=hw.energy_j["total"], energy_dynamic_j=hw.energy_j["dynamic"],
+                   energy_static_j=hw.energy_j["static"], latency_s=hw.latency_s,
                    cores_used=hw.mapping["cores_used"],
                    accuracy_unquantized=hw.accuracy_unquantized,
                    unknown_figures=" ".join(hw.unknown_figures) or None)

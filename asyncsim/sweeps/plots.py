@@ -5,6 +5,10 @@
 * :func:`plot_report`: paper figures 4 (spikes by currents integrated before them), 5
   (accuracy against forward steps after the first output spike) and 6 (latency in spikes until
   the first output spike) from a report JSON written by ``asyncsim run --json``.
+* :func:`plot_profiles`: one model on several chips (``asyncsim profiles compare -o``).
+
+Values that are unknown (a chip figure is missing) are left out of a plot, never drawn as 0;
+the functions say which points were left out, and the figure notes it.
 """
 
 from __future__ import annotations
@@ -27,23 +31,26 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
-def _figure():
-    """A new figure and its axes. Figures are made without pyplot, so that plotting neither
-    switches the user's backend nor keeps figures alive in pyplot's registry."""
+def _figure(panels: int = 1):
+    """A new figure and its axes (one per panel, side by side). Figures are made without
+    pyplot, so that plotting neither switches the user's backend nor keeps figures alive in
+    pyplot's registry."""
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'asyncsim[plot]'") from None
-    fig = Figure(figsize=(6, 4.2))
-    return fig, fig.subplots()
+    fig = Figure(figsize=(6 if panels == 1 else 9, 4.2))
+    return fig, fig.subplots(1, panels) if panels > 1 else fig.subplots()
 
 
 def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
-                 by: str | None = None, pareto: bool = False, title: str | None = None) -> int:
-    """Plot ``y`` against ``x`` from sweep rows (failed rows and rows without both values are
-    left out); returns the number of points drawn. Series with repeated x values are drawn as
-    the mean with the individual points faint; with ``pareto`` every point is drawn and the
-    front over all of them is marked."""
+                 by: str | None = None, pareto: bool = False, title: str | None = None
+                 ) -> tuple[int, int]:
+    """Plot ``y`` against ``x`` from sweep rows (failed rows and rows without both values, such
+    as an energy that is unknown on a chip, are left out, and the figure says how many); returns
+    the numbers of points drawn and left out. Series with repeated x values are drawn as the
+    mean with the individual points faint; with ``pareto`` every point is drawn and the front
+    over all of them is marked."""
     if not rows:
         raise InputError("no rows to plot")
     for name in (x, y, by):
@@ -53,7 +60,9 @@ def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
     usable = [r for r in rows if r.get("status", "ok") == "ok"
               and isinstance(r.get(x), (int, float)) and isinstance(r.get(y), (int, float))]
     if not usable:
-        raise InputError(f"no successful rows with numeric '{x}' and '{y}'")
+        raise InputError(f"no successful rows with numeric '{x}' and '{y}' (an empty value is "
+                         f"unknown: see the rows' unknown_figures)")
+    left_out = sum(1 for r in rows if r.get("status", "ok") == "ok") - len(usable)
     series: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for r in usable:
         series[str(r[by]) if by else y].append((float(r[x]), float(r[y])))
@@ -82,8 +91,52 @@ def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
     ax.legend(title=by, fontsize=8)
     ax.set_title(title or f"{y} against {x}")
     ax.grid(alpha=0.3)
+    if left_out:
+        fig.text(0.01, 0.01, f"{left_out} point(s) left out: {x} or {y} unknown", fontsize=7)
     _save(fig, out)
-    return len(usable)
+    return len(usable), left_out
+
+
+def plot_profiles(rows: list[dict[str, Any]], out: str | Path) -> list[str]:
+    """Energy per inference (dynamic and static stacked) and latency per inference of one model
+    on several chips (rows of :func:`asyncsim.hardware.compare.compare_profiles`); a chip whose
+    value is unknown, or that cannot run the model, is left out of that panel, and a note under
+    the figure says so. Returns the notes."""
+    if not rows:
+        raise InputError("no profiles to plot")
+    fig, (energy_ax, latency_ax) = _figure(panels=2)
+    notes = []
+    failed = [r["profile"] for r in rows if r["error"]]
+    if failed:
+        notes.append(f"does not run: {', '.join(failed)}")
+    energy = [r for r in rows if not r["error"] and r["energy_j"] is not None]
+    unknown_energy = [r["profile"] for r in rows if not r["error"] and r["energy_j"] is None]
+    if unknown_energy:
+        notes.append(f"energy unknown (left out): {', '.join(unknown_energy)}")
+    names = [r["profile"] for r in energy]
+    dynamic = [r["energy_dynamic_j"] for r in energy]
+    energy_ax.bar(names, dynamic, label="dynamic")
+    energy_ax.bar(names, [r["energy_static_j"] for r in energy], bottom=dynamic,
+                  label="static")
+    energy_ax.set_ylabel("energy per inference (J)")
+    energy_ax.legend(fontsize=8)
+    latency = [r for r in rows if not r["error"] and r["latency_s"] is not None]
+    unknown_latency = [r["profile"] for r in rows if not r["error"] and r["latency_s"] is None]
+    if unknown_latency:
+        notes.append(f"latency unknown (left out): {', '.join(unknown_latency)}")
+    latency_ax.bar([r["profile"] for r in latency], [r["latency_s"] for r in latency],
+                   color="tab:green")
+    latency_ax.set_ylabel("latency per inference (s)")
+    for ax, drawn in ((energy_ax, energy), (latency_ax, latency)):
+        values = [r["energy_j"] if ax is energy_ax else r["latency_s"] for r in drawn]
+        if values and min(values) > 0 and max(values) / min(values) > 100:
+            ax.set_yscale("log")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    if notes:
+        fig.text(0.01, 0.01, "; ".join(notes), fontsize=7)
+    _save(fig, out)
+    return notes
 
 
 def plot_report(report: dict[str, Any], figure: int, out: str | Path) -> None:
