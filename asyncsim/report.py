@@ -13,7 +13,7 @@ import numpy as np
 from .atomic import write_text_atomic
 from .config import RunConfig
 from .metrics import DEFAULT_METRICS
-from .units import fraction, split_si
+from .units import fraction, si, split_si
 
 
 @dataclass
@@ -224,16 +224,31 @@ class Report:
         net, cfg = self.network, self.config
         trained = {True: "trained", False: "UNTRAINED"}.get(net.trained, "")
         group = f"{cfg.core_quota} per core" if cfg.core_quota else cfg.forward_group
+        where = f" on {self.hardware.profile}" if self.hardware else ""
         return [
             f"model        {net.name} ({net.architecture}) {trained}".rstrip(),
             f"samples      {self.n_samples} x {self.n_timesteps} timesteps",
-            f"execution    policy={cfg.policy}, forward_group={group}, stop={cfg.stop}, "
-            f"synchronization={cfg.synchronization}"
+            f"execution    {self._synchronization_story()}{where}: policy={cfg.policy}, "
+            f"forward_group={group}, stop={cfg.stop}"
             + (f", compat={cfg.compat}" if cfg.compat != "none" else ""),
             "",
             f"{'metric':<28}{'value':>14}  unit",
             f"{'-' * 28}{'-' * 14}  {'-' * 16}",
         ]
+
+    def _synchronization_story(self) -> str:
+        """How the run was synchronized, from the settings the kernel used (a barrier chip
+        and ``--sync layer`` read alike)."""
+        cfg = self.config
+        if cfg.synchronization == "layer":
+            return "layer-synchronized (synchronization=layer)"
+        if cfg.sync_threshold == "fan-in" and cfg.emit_barriers:
+            return "barrier-synchronized (each neuron waits for all its inputs)"
+        if cfg.core_quota:
+            return "timer-stepped (each core sends its own group per tick)"
+        if cfg.sync_threshold not in (0, "0"):
+            return f"asynchronous with synchronization threshold {cfg.sync_threshold}"
+        return "asynchronous"
 
     @staticmethod
     def _metric_lines(values: dict[str, float | None]) -> list[str]:
@@ -258,10 +273,10 @@ class Report:
         energy = hw.energy_j
 
         def line(label: str, value: float | None, unit: str, note: str = "") -> str:
-            text = "unknown" if value is None else f"{value:.4e}"
-            return f"{label:<28}{text:>14}  {unit}{note}".rstrip()
+            number, unit = ("unknown", unit) if value is None else split_si(value, unit)
+            return f"{label:<28}{number:>14}  {unit}{note}".rstrip()
 
-        at_least = (f" (at least {hw.energy_lower_bound_j:.4e} J from the known parts)"
+        at_least = (f" (at least {si(hw.energy_lower_bound_j, 'J')} from the known parts)"
                     if hw.energy_lower_bound_j > 0 else " (no part of it is known)")
         lines.append(line("energy per inference", energy["total"], "J",
                           " = dynamic + static" if energy["total"] is not None else at_least))
@@ -272,7 +287,7 @@ class Report:
         power = "unknown" if hw.static_power_mw is None else f"{hw.static_power_mw:g} mW"
         lines.append(line("  static", energy["static"], "J", f" ({power} over the latency)"))
         latency_note = "" if hw.latency_s is not None else (
-            f" (at least {hw.latency_lower_bound_s:.4e} s)" if hw.latency_lower_bound_s > 0
+            f" (at least {si(hw.latency_lower_bound_s, 's')})" if hw.latency_lower_bound_s > 0
             else " (no part of it is known)")
         lines.append(line("latency per inference", hw.latency_s, "s", latency_note))
         if hw.latency_rule:
@@ -280,7 +295,7 @@ class Report:
         if hw.weights_quantized_bits:
             text = f"weights quantized to {hw.weights_quantized_bits} bits"
             if hw.accuracy_unquantized is not None:
-                text += f"; accuracy with float weights {hw.accuracy_unquantized:.4g}"
+                text += f"; accuracy with float weights {fraction(hw.accuracy_unquantized)}"
             lines.append(text)
         lines += [f"WARNING: {warning}" for warning in hw.warnings]
         if hw.unknown_figures:

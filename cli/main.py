@@ -36,8 +36,8 @@ GENERATED = {
     "randman": "random manifolds (Zenke): 100 units, 4 classes, 50 steps of 1 ms",
 }
 #: columns where lower is better, for the Pareto front against accuracy
-COSTS = ("energy_j", "energy", "latency_s", "sops", "spikes_to_first_output", "forward_steps",
-         "density")
+COSTS = ("energy_j", "energy_dynamic_j", "energy_static_j", "energy", "latency_s", "sops",
+         "input_sops", "spikes_to_first_output", "forward_steps", "density", "cores_used")
 
 
 class _Group(click.Group):
@@ -506,7 +506,8 @@ def profiles_compare(model, names, data, samples, seed, mapping, quantize, threa
                f"{dataset.n_samples} samples; energy and latency per inference")
     click.echo(comparison_table(rows))
     if out_path:
-        notes = plot_profiles(rows, out_path)
+        notes = plot_profiles(rows, out_path, subtitle=f"model {network.name}, "
+                              f"{dataset.n_samples} samples of {dataset.name}")
         click.echo(f"plot written to {out_path}" + (f" ({'; '.join(notes)})" if notes else ""))
 
 

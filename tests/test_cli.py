@@ -41,7 +41,7 @@ def test_run_on_npz_data_and_layer_sync(tmp_path):
              labels=np.arange(5) % 3)
     result = _run("run", str(model), "--data", str(tmp_path / "d.npz"), "--sync", "layer")
     assert result.exit_code == 0, result.output
-    assert "synchronization=layer" in result.output
+    assert "layer-synchronized" in result.output
 
 
 def test_bad_input_exits_2_with_one_line_and_keeps_existing_json(tmp_path):

@@ -52,3 +52,47 @@ def test_warmup_compiles_and_then_reports_the_kernels_cached():
     assert result.exit_code == 0, result.output
     assert "cached" in result.output
     assert kernels_compiled() is True
+
+
+def _captured_figure(monkeypatch, draw):
+    import asyncsim.sweeps.plots as plots
+
+    captured = []
+    monkeypatch.setattr(plots, "_save", lambda fig, out: captured.append(fig))
+    draw(plots)
+    return captured[0]
+
+
+def _rows():
+    rows = []
+    for model in ("m-layered", "m-unlayered"):
+        for profile in ("chip-a", "chip-b"):
+            for group in (1, 2, 8, 32):
+                rows.append({"model": model, "profile": profile, "forward_group": group,
+                             "policy": "random", "stop": "on_output", "status": "ok",
+                             "accuracy": 0.5 + group / 100 + (model == "m-unlayered") * 0.2,
+                             "energy_j": 1e-6 * (1 + group / 10) if profile == "chip-a" else
+                             None})
+    return rows
+
+
+def test_sweep_plot_has_units_log_axis_legends_and_settings(monkeypatch):
+    pytest.importorskip("matplotlib")
+    from matplotlib.ticker import EngFormatter
+
+    fig = _captured_figure(monkeypatch, lambda plots: plots.plot_results(
+        _rows(), "forward_group", "accuracy", "f.png", by="model"))
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "forward group size F" and ax.get_xscale() == "log"
+    assert [t for t in ax.get_xticks() if 1 <= t <= 32] == [1, 2, 8, 32]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"m-layered", "m-unlayered", "profile", "chip-a", "chip-b"} <= set(legend)
+    assert "policy random" in fig._suptitle.get_text()
+    assert "stop on_output" in fig._suptitle.get_text()
+
+    fig = _captured_figure(monkeypatch, lambda plots: plots.plot_results(
+        _rows(), "energy_j", "accuracy", "p.png", by="model", pareto=True))
+    ax = fig.axes[0]
+    assert isinstance(ax.xaxis.get_major_formatter(), EngFormatter)
+    assert ax.get_xlabel() == "energy per inference"
+    assert any("left out" in t.get_text() for t in fig.texts)  # chip-b's energy is unknown

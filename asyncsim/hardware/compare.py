@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..network import Network
+from ..units import fraction, si
 from .chip import ChipSimulator
 
 #: the columns of a comparison row, in table order (energies in J, latency in s)
@@ -53,22 +54,23 @@ def compare_profiles(network: Network, profiles: list[str], inputs: np.ndarray,
 def comparison_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a text table: ``unknown`` where a figure is missing (the figures named
     below the table), the error where the model does not run on a chip."""
-    head = (f"{'profile':<13}{'style':<14}{'accuracy':>9}{'dynamic J':>13}{'static J':>13}"
-            f"{'total J':>13}{'latency s':>13}  cores used / chip")
+    head = (f"{'profile':<13}{'style':<14}{'accuracy':>9}{'dynamic':>13}{'static':>13}"
+            f"{'total':>13}{'latency':>13}  cores used / chip")
     lines = [head, "-" * len(head)]
     for r in rows:
         if r["error"]:
             lines.append(f"{r['profile']:<13}does not run: {r['error']}")
             continue
-        accuracy = "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}"
+        accuracy = "-" if r["accuracy"] is None else fraction(r["accuracy"])
         cores = "unlimited" if r["cores_per_chip"] is None else str(r["cores_per_chip"])
         lines.append(f"{r['profile']:<13}{r['style']:<14}{accuracy:>9}"
-                     + "".join(f"{_number(r[k]):>13}" for k in (
-                         "energy_dynamic_j", "energy_static_j", "energy_j", "latency_s"))
+                     + "".join(f"{_number(r[k], unit):>13}" for k, unit in (
+                         ("energy_dynamic_j", "J"), ("energy_static_j", "J"),
+                         ("energy_j", "J"), ("latency_s", "s")))
                      + f"  {r['cores_used']} / {cores}")
     for r in rows:
         if r["unknown_figures"]:
-            bounds = [f"{what} at least {r['lower_bounds'][key]:.4e} {unit}"
+            bounds = [f"{what} at least {si(r['lower_bounds'][key], unit)}"
                       for what, key, unit in (("energy", "energy_j", "J"),
                                               ("latency", "latency_s", "s"))
                       if r[key] is None and r["lower_bounds"][key] > 0]
@@ -77,5 +79,5 @@ def comparison_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _number(value: float | None) -> str:
-    return "unknown" if value is None else f"{value:.4e}"
+def _number(value: float | None, unit: str) -> str:
+    return "unknown" if value is None else si(value, unit)

@@ -31,6 +31,92 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+#: column -> (axis label, unit); SI units get prefixed tick labels (10 uJ), others a
+#: "(unit)" suffix
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "accuracy": ("accuracy", ""),
+    "accuracy_unquantized": ("accuracy with float weights", ""),
+    "energy_j": ("energy per inference", "J"),
+    "energy_dynamic_j": ("dynamic energy per inference", "J"),
+    "energy_static_j": ("static energy per inference", "J"),
+    "energy": ("energy per sample (per-SOP figure)", "J"),
+    "latency_s": ("latency per inference", "s"),
+    "sops": ("synaptic operations per sample", "SOP"),
+    "input_sops": ("input synaptic operations per sample", "SOP"),
+    "Effective_ACs": ("effective accumulates per sample", "AC"),
+    "density": ("activation density", "spikes/neuron"),
+    "forward_steps": ("forward steps per pass", ""),
+    "spikes_to_first_output": ("spikes until the first output spike", ""),
+    "passes_with_output": ("passes with an output spike", ""),
+    "dropped_pending": ("dropped pending spikes per sample", ""),
+    "barrier_messages": ("barrier messages per sample", ""),
+    "neuron_updates": ("neuron updates per sample", ""),
+    "cores_used": ("cores used", ""),
+    "forward_group": ("forward group size F", ""),
+    "steps_after_output": ("forward steps after the first output", ""),
+    "momentum_noise": ("momentum noise", "membrane units"),
+    "refractory_dropout": ("refractory dropout", ""),
+    "input_dropout": ("input dropout", ""),
+    "network_dropout": ("network dropout", ""),
+    "seconds": ("wall time per point", "s"),
+}
+_SI = ("J", "s", "SOP", "AC")
+#: columns that say what a point is: one varies per series or marker, the fixed ones make the
+#: subtitle
+IDENTITY = ("model", "profile", "policy", "stop", "forward_group", "steps_after_output",
+            "synchronization", "compat", "input_mode", "momentum_noise", "seed")
+
+
+def _label(column: str) -> tuple[str, str]:
+    return COLUMN_LABELS.get(column, (column.replace("_", " "), ""))
+
+
+def _format_axis(axis, column: str, values: list[float]) -> None:
+    """Label ``axis`` with the column's name and unit; SI units with prefixed ticks; integer
+    columns with integer ticks; values spanning decades on a log scale (base 2 for integer
+    parameters such as F, with a tick at every value)."""
+    from matplotlib.ticker import EngFormatter, FixedLocator, MaxNLocator, NullLocator
+
+    name, unit = _label(column)
+    positive = [v for v in values if v > 0]
+    spread = max(positive) / min(positive) if positive and len(positive) == len(values) else 0
+    integers = all(float(v).is_integer() for v in values)
+    is_x = axis.axes.xaxis is axis
+    scale = axis.axes.set_xscale if is_x else axis.axes.set_yscale
+    if spread >= 20:
+        scale("log", base=2 if integers else 10)
+        if integers and len(set(values)) <= 12:
+            axis.set_major_locator(FixedLocator(sorted(set(values))))
+            axis.set_minor_locator(NullLocator())
+            axis.set_major_formatter(lambda v, _: f"{v:g}")
+    elif integers:
+        axis.set_major_locator(MaxNLocator(integer=True))
+    if unit in _SI:
+        axis.set_major_formatter(EngFormatter(unit=unit, sep=" "))
+        axis.set_label_text(name)
+    else:
+        axis.set_label_text(f"{name} ({unit})" if unit else name)
+
+
+def _subtitle(rows: list[dict[str, Any]], shown: tuple[str | None, ...],
+              averaged: bool = True) -> str:
+    """The settings every row shares (model, chip, policy, F, stop, ...), and those that vary
+    without a colour or marker of their own (``averaged``: their points are averaged), as one
+    line."""
+    parts, unshown = [], []
+    for column in IDENTITY:
+        if column in shown or column not in rows[0]:
+            continue
+        values = {str(r.get(column)) for r in rows}
+        if len(values) == 1 and values != {"None"} and values != {""}:
+            parts.append(f"{column} {values.pop()}")
+        elif len(values) > 1:
+            unshown.append(column)
+    if unshown:
+        parts.append(("mean over " if averaged else "points for every ") + ", ".join(unshown))
+    return ", ".join(parts)
+
+
 def _figure(panels: int = 1):
     """A new figure and its axes (one per panel, side by side). Figures are made without
     pyplot, so that plotting neither switches the user's backend nor keeps figures alive in
@@ -39,7 +125,7 @@ def _figure(panels: int = 1):
         from matplotlib.figure import Figure
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'asyncsim[plot]'") from None
-    fig = Figure(figsize=(6 if panels == 1 else 9, 4.2))
+    fig = Figure(figsize=(7.5 if panels == 1 else 9, 4.2))
     return fig, fig.subplots(1, panels) if panels > 1 else fig.subplots()
 
 
@@ -48,9 +134,14 @@ def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
                  ) -> tuple[int, int]:
     """Plot ``y`` against ``x`` from sweep rows (failed rows and rows without both values, such
     as an energy that is unknown on a chip, are left out, and the figure says how many); returns
-    the numbers of points drawn and left out. Series with repeated x values are drawn as the
-    mean with the individual points faint; with ``pareto`` every point is drawn and the front
-    over all of them is marked."""
+    the numbers of points drawn and left out.
+
+    One colour per value of ``by``; when another identity column (chip, model or policy) also
+    varies, one marker per value of it, with its own legend. Axes carry names and units (SI
+    prefixes), log scales where values span decades; a subtitle gives the settings all points
+    share. A parameter on x (such as F) draws lines through the mean of repeated points; a
+    result on x (such as energy) draws points; with ``pareto`` the front over all points is
+    marked."""
     if not rows:
         raise InputError("no rows to plot")
     for name in (x, y, by):
@@ -63,41 +154,85 @@ def plot_results(rows: list[dict[str, Any]], x: str, y: str, out: str | Path,
         raise InputError(f"no successful rows with numeric '{x}' and '{y}' (an empty value is "
                          f"unknown: see the rows' unknown_figures)")
     left_out = sum(1 for r in rows if r.get("status", "ok") == "ok") - len(usable)
-    series: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    marker_by = next((c for c in ("profile", "model", "policy") if c != by and c in usable[0]
+                      and len({str(r[c]) for r in usable}) > 1), None)
+    markers = dict(zip(sorted({str(r[marker_by]) for r in usable}) if marker_by else [],
+                       "osD^vP*Xh<>", strict=False))
+    groups: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for r in usable:
-        series[str(r[by]) if by else y].append((float(r[x]), float(r[y])))
+        key = (str(r[by]) if by else _label(y)[0], str(r[marker_by]) if marker_by else "")
+        groups[key].append((float(r[x]), float(r[y])))
+    colours = {label: f"C{i}" for i, label in enumerate(sorted({k[0] for k in groups}))}
+    lines = x not in _RESULTS  # a parameter on x: lines through the means
     fig, ax = _figure()
-    for label, pts in sorted(series.items()):
-        if pareto:
-            ax.scatter(*zip(*pts, strict=True), label=label, s=22, alpha=0.8)
+    for (label, kind), pts in sorted(groups.items()):
+        style = dict(color=colours[label], marker=markers.get(kind, "o"))
+        if pareto or not lines:
+            ax.scatter(*zip(*pts, strict=True), s=28, alpha=0.85, **style)
             continue
         means: dict[float, list[float]] = defaultdict(list)
         for px, py in pts:
             means[px].append(py)
         xs = sorted(means)
-        line = ax.plot(xs, [sum(means[v]) / len(means[v]) for v in xs], marker="o",
-                       label=label)[0]
+        ax.plot(xs, [sum(means[v]) / len(means[v]) for v in xs], markersize=5, **style)
         if any(len(v) > 1 for v in means.values()):
-            ax.scatter(*zip(*pts, strict=True), color=line.get_color(), alpha=0.25, s=10)
+            ax.scatter(*zip(*pts, strict=True), color=colours[label], alpha=0.25, s=10)
     if pareto:
-        front = pareto_front([p for pts in series.values() for p in pts])
-        ax.step(*zip(*front, strict=True), where="post", color="black", linewidth=1,
-                label="Pareto front")
-        ax.scatter(*zip(*front, strict=True), facecolors="none", edgecolors="black", s=60)
-    if _spread(usable, x) > 100:
-        ax.set_xscale("log")
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.legend(title=by, fontsize=8)
-    ax.set_title(title or f"{y} against {x}")
+        front = pareto_front([p for pts in groups.values() for p in pts])
+        ax.step(*zip(*front, strict=True), where="post", color="black", linewidth=1)
+        ax.scatter(*zip(*front, strict=True), facecolors="none", edgecolors="black", s=80)
+    _format_axis(ax.xaxis, x, [float(r[x]) for r in usable])
+    _format_axis(ax.yaxis, y, [float(r[y]) for r in usable])
+    _legends(ax, colours, by, markers, marker_by, pareto)
+    ax.set_title(title or f"{_label(y)[0]} against {_label(x)[0]}", fontsize=11)
+    subtitle = _subtitle(usable, (x, y, by, marker_by), averaged=lines and not pareto)
+    if subtitle:
+        fig.suptitle(subtitle, fontsize=8, y=0.995, color="0.3")
     ax.grid(alpha=0.3)
     if left_out:
-        fig.text(0.01, 0.01, f"{left_out} point(s) left out: {x} or {y} unknown", fontsize=7)
+        fig.text(0.01, 0.005, f"{left_out} point(s) left out: {x} or {y} unknown", fontsize=7)
     _save(fig, out)
     return len(usable), left_out
 
 
-def plot_profiles(rows: list[dict[str, Any]], out: str | Path) -> list[str]:
+#: result columns: plotted as points, not lines, when on the x axis
+_RESULTS = ("accuracy", "energy_j", "energy_dynamic_j", "energy_static_j", "energy",
+            "latency_s", "sops", "input_sops", "Effective_ACs", "density", "forward_steps",
+            "spikes_to_first_output", "passes_with_output", "dropped_pending",
+            "barrier_messages", "neuron_updates", "cores_used", "accuracy_unquantized",
+            "seconds")
+
+
+def _legends(ax, colours: dict[str, str], by: str | None, markers: dict[str, str],
+             marker_by: str | None, pareto: bool) -> None:
+    """The legend: colours (``by``), the Pareto front, markers (``marker_by``)."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, marker="o", linestyle="", label=label)
+               for label, c in colours.items()]
+    if pareto:
+        handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="none",
+                              label="Pareto front"))
+    # one legend (colours, then markers under a heading), outside the axes on the right, so
+    # that it never hides points and the saved figure's tight box holds it
+    if marker_by:
+        handles.append(Line2D([], [], linestyle="", label=""))
+        handles.append(Line2D([], [], linestyle="", label=marker_by))
+        handles += [Line2D([], [], color="0.3", marker=m, linestyle="", label=label)
+                    for label, m in markers.items()]
+    ax.legend(handles=handles, title=by, fontsize=8, title_fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+
+
+def _engineering(axis, unit: str, name: str) -> None:
+    from matplotlib.ticker import EngFormatter
+
+    axis.set_major_formatter(EngFormatter(unit=unit, sep=" "))
+    axis.set_label_text(name)
+
+
+def plot_profiles(rows: list[dict[str, Any]], out: str | Path,
+                  subtitle: str = "") -> list[str]:
     """Energy per inference (dynamic and static stacked) and latency per inference of one model
     on several chips (rows of :func:`asyncsim.hardware.compare.compare_profiles`); a chip whose
     value is unknown, or that cannot run the model, is left out of that panel, and a note under
@@ -118,7 +253,6 @@ def plot_profiles(rows: list[dict[str, Any]], out: str | Path) -> list[str]:
     energy_ax.bar(names, dynamic, label="dynamic")
     energy_ax.bar(names, [r["energy_static_j"] for r in energy], bottom=dynamic,
                   label="static")
-    energy_ax.set_ylabel("energy per inference (J)")
     energy_ax.legend(fontsize=8)
     latency = [r for r in rows if not r["error"] and r["latency_s"] is not None]
     unknown_latency = [r["profile"] for r in rows if not r["error"] and r["latency_s"] is None]
@@ -126,15 +260,19 @@ def plot_profiles(rows: list[dict[str, Any]], out: str | Path) -> list[str]:
         notes.append(f"latency unknown (left out): {', '.join(unknown_latency)}")
     latency_ax.bar([r["profile"] for r in latency], [r["latency_s"] for r in latency],
                    color="tab:green")
-    latency_ax.set_ylabel("latency per inference (s)")
     for ax, drawn in ((energy_ax, energy), (latency_ax, latency)):
         values = [r["energy_j"] if ax is energy_ax else r["latency_s"] for r in drawn]
         if values and min(values) > 0 and max(values) / min(values) > 100:
             ax.set_yscale("log")
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
         ax.grid(alpha=0.3, axis="y")
+        # after the scale: setting a log scale replaces the tick formatter
+        _engineering(ax.yaxis, *(("J", "energy per inference") if ax is energy_ax
+                                 else ("s", "latency per inference")))
+    if subtitle:
+        fig.suptitle(subtitle, fontsize=8, color="0.3")
     if notes:
-        fig.text(0.01, 0.01, "; ".join(notes), fontsize=7)
+        fig.text(0.01, 0.005, "; ".join(notes), fontsize=7)
     _save(fig, out)
     return notes
 
@@ -161,6 +299,9 @@ def plot_report(report: dict[str, Any], figure: int, out: str | Path) -> None:
             ax.axhline(curve["drain"], color="gray", linestyle="--", label="drain")
         ax.set_xlabel("forward steps after the first output spike")
         ax.set_ylabel("accuracy")
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title("Early decision (paper figure 5)")
         ax.legend()
     elif figure == 6:
@@ -175,7 +316,25 @@ def plot_report(report: dict[str, Any], figure: int, out: str | Path) -> None:
     else:
         raise InputError(f"figure {figure}: expected 4, 5 or 6")
     ax.grid(alpha=0.3)
+    fig.suptitle(_report_settings(report), fontsize=8, color="0.3")
     _save(fig, out)
+
+
+def _report_settings(report: dict[str, Any]) -> str:
+    """Model, samples, schedule and chip of a report, as one line."""
+    network = report.get("network") or {}
+    config = report.get("config") or {}
+    hardware = report.get("hardware") or {}
+    parts = [f"model {network.get('name', '?')}",
+             f"{report.get('n_samples', '?')} samples",
+             f"policy {config.get('policy', '?')}",
+             f"F {config.get('core_quota') or config.get('forward_group', '?')}",
+             f"stop {config.get('stop', '?')}"]
+    if config.get("synchronization", "none") != "none":
+        parts.append(f"synchronization {config['synchronization']}")
+    if hardware.get("profile"):
+        parts.append(f"chip {hardware['profile']}")
+    return ", ".join(parts)
 
 
 def _spread(rows: list[dict[str, Any]], column: str) -> float:
@@ -191,7 +350,7 @@ def _save(fig, out: str | Path) -> None:
     buffer = io.BytesIO()
     fig.tight_layout()
     try:
-        fig.savefig(buffer, format=fmt, dpi=120)
+        fig.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight")
     except ValueError as exc:
         raise InputError(f"{out}: cannot write this format ({exc})") from None
     write_bytes_atomic(out, buffer.getvalue())
