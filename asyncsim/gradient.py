@@ -113,11 +113,11 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
         capacity = int(trace.selection_offsets[s + 1] - trace.selection_offsets[s]) + (
             c.n_neurons * inputs.shape[1]) + 1
         while True:
-            mine = np.zeros_like(dweights)
-            mine_bias = np.zeros_like(dbias)
             out_counts[s] = 0
+            # gradients are added only by the reverse pass, which runs after a forward replay
+            # that succeeded: a retry with more room has nothing to undo
             status = replay_sample(s, net, recorded, spec, int(trace.selection_offsets[s]),
-                                   capacity, out_counts, mine, mine_bias, losses)
+                                   capacity, out_counts, dweights, dbias, losses)
             if status == NEEDS_ROOM:
                 capacity *= 2
                 continue
@@ -126,8 +126,6 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
                                  f"that is not pending (the trace belongs to other weights or "
                                  f"inputs)")
             break
-        dweights += mine
-        dbias += mine_bias
     biases = np.split(dbias, c.layer_offsets[1:-1])
     # summed in sample order, as a running total
     return Gradient(sum(losses.tolist()) / S,

@@ -30,6 +30,8 @@ from .sync import layer_synchronized
 
 STOP_CODES = {"drain": kernel.STOP_DRAIN, "on_output": kernel.STOP_ON_OUTPUT}
 COMPAT_CODES = {"none": kernel.COMPAT_NONE, "asynctorch": kernel.COMPAT_ASYNCTORCH}
+#: stream entries (8 bytes each) a recorded run sets aside up front, all samples together
+RECORD_BUDGET = 8 * 2**20
 
 
 @contextmanager
@@ -160,8 +162,9 @@ class Simulator:
             first_sample_index: global index of ``inputs[0]``; sample ``i`` draws its random
                 numbers from a stream seeded by ``(seed, first_sample_index + i)``, so a
                 dataset split into parts gives the same results as run whole.
-            record: also record the schedule (``report.trace``, see :mod:`asyncsim.trace`);
-                this runs the samples twice (once to size the record).
+            record: also record the schedule (``report.trace``, see :mod:`asyncsim.trace`),
+                while simulating; a sample whose record outgrows the room first given to it
+                is simulated again with the room it needed (same random stream, same result).
         """
         if record and self.config.compat != "none":
             raise InputError("field 'compat': recording the schedule (and so training) "
@@ -176,9 +179,11 @@ class Simulator:
         out = kernel.allocate_outputs(frames.shape[0], frames.shape[1], c.n_outputs,
                                       c.n_layers, self.config.histogram_bins)
         with numba_threads(threads):
+            rec = kernel.recording(self._record_room(frames)) if record else kernel.recording()
             self._run_batches(arguments, frames, out, first_sample_index,
-                              batch_size or max(1, min(frames.shape[0], 256)), progress)
-            trace = self._record(arguments, frames, out, first_sample_index) if record else None
+                              batch_size or max(1, min(frames.shape[0], 256)), progress, rec)
+            trace = self._trace(arguments, frames, out, first_sample_index, rec) if record \
+                else None
         arrays = {name: array for name, array in out._asdict().items() if name != "counters"}
         for i, name in enumerate(COUNTER_NAMES):
             arrays[name] = out.counters[:, i]
@@ -203,41 +208,66 @@ class Simulator:
                          f"fan-in and can never fire")
         return notes
 
-    def _run_batches(self, arguments, frames, out, first_sample_index, batch, progress):
+    def _run_batches(self, arguments, frames, out, first_sample_index, batch, progress, rec):
         n_samples = frames.shape[0]
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=n_samples, unit="sample", desc="simulating", leave=False)
-        no_record = kernel.recording()
         try:
             for start in range(0, n_samples, batch):
                 stop = min(n_samples, start + batch)
                 kernel.run_batch(first_sample_index + start, *arguments, frames[start:stop],
-                                 kernel.outputs_slice(out, start, stop), no_record)
+                                 kernel.outputs_slice(out, start, stop),
+                                 kernel.recording_slice(rec, start, stop))
                 if bar is not None:
                     bar.update(stop - start)
         finally:
             if bar is not None:
                 bar.close()
 
-    def _record(self, arguments, frames, first_run, first_sample_index):
-        """Run again, recording; stream sizes come from the first run's counters."""
+    def _record_room(self, frames: np.ndarray) -> np.ndarray:
+        """(S, 3) entries to set aside per sample for the selection, exemption and input
+        streams. Without refractory dropout and with aggregated input the selection bound
+        holds (every neuron fires at most once per pass, each forward step but the last
+        delivers something); the input stream is exact. Capped, so that a large batch does not
+        reserve more than about 64 MiB: a sample that needs more runs again."""
+        n_samples, n_steps = frames.shape[0], frames.shape[1]
+        cfg, neurons = self.config, self.compiled.n_neurons
+        active = np.count_nonzero(frames.reshape(n_samples, -1), axis=1)
+        deliveries = neurons * n_steps + (active if cfg.input_mode == "queued" else 0)
+        room = np.zeros((n_samples, 3), dtype=np.int64)
+        room[:, 0] = n_steps + 2 * deliveries
+        room[:, 1] = 3 * neurons * n_steps if cfg.refractory_dropout > 0 else 0
+        room[:, 2] = 3 * active if cfg.input_dropout > 0 else 0
+        cap = max(4096, RECORD_BUDGET // max(1, n_samples))
+        return np.minimum(room, cap)
+
+    def _trace(self, arguments, frames, out, first_sample_index, rec):
+        """The trace of a recorded run: each sample's part of the streams, with the samples
+        that outgrew their room simulated again with the room their counters say they need."""
         from .trace import Trace
 
-        lengths = first_run.counters[:, [TRACE_SELECTION_LENGTH, TRACE_EXEMPTION_LENGTH,
-                                         TRACE_INPUT_LENGTH]]
-        ends = np.cumsum(lengths, axis=0)
-        rec = kernel.recording(ends - lengths, tuple(ends[-1]) if len(ends) else (0, 0, 0))
+        needed = out.counters[:, [TRACE_SELECTION_LENGTH, TRACE_EXEMPTION_LENGTH,
+                                  TRACE_INPUT_LENGTH]]
+        parts = {s: (rec, s) for s in range(frames.shape[0])}
         c = self.compiled
-        again = kernel.allocate_outputs(frames.shape[0], frames.shape[1], c.n_outputs,
-                                        c.n_layers, self.config.histogram_bins)
-        kernel.run_batch(first_sample_index, *arguments, frames, again, rec)
-        if not np.array_equal(again.output_counts, first_run.output_counts):
-            raise RuntimeError("recording run differs from the first run")  # cannot happen
-        return Trace.from_streams(self.effective_config(), self.network, first_run.steps,
-                                  rec.offsets, [rec.selection, rec.exemptions, rec.inputs])
+        for s in np.flatnonzero(np.any(needed > rec.limits - rec.offsets, axis=1)):
+            again = kernel.recording(needed[s:s + 1])
+            scratch = kernel.allocate_outputs(1, frames.shape[1], c.n_outputs, c.n_layers,
+                                              self.config.histogram_bins)
+            kernel.run_batch(first_sample_index + int(s), *arguments, frames[s:s + 1],
+                             scratch, again)
+            parts[int(s)] = (again, 0)
+        streams = []
+        for k, name in enumerate(("selection", "exemptions", "inputs")):
+            pieces = [getattr(part, name)[part.offsets[i, k]:part.offsets[i, k] + needed[s, k]]
+                      for s, (part, i) in parts.items()]
+            streams.append(np.concatenate(pieces) if pieces else np.zeros(0, np.int64))
+        offsets = np.cumsum(needed, axis=0) - needed
+        return Trace.from_streams(self.effective_config(), self.network, out.steps, offsets,
+                                  streams)
 
     def _check_data(self, inputs: Any, labels: Any) -> tuple[np.ndarray, np.ndarray | None]:
         if labels is None and hasattr(inputs, "labels"):

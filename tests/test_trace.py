@@ -49,6 +49,22 @@ def test_recording_does_not_change_the_run():
     assert plain.trace is None
 
 
+def test_samples_that_outgrow_their_record_room_are_run_again(monkeypatch):
+    """The trace is the same whether every sample fits the room set aside for it or all of
+    them have to run again with the room their counters asked for."""
+    net = random_feedforward([14, 10, 10, 4], seed=6, gain=2.3)
+    inputs = random_inputs(5, 3, 14, rate=0.45, seed=2)
+    options = dict(policy="random", forward_group=2, refractory_dropout=0.5,
+                   input_dropout=0.2, network_dropout=0.2)
+    roomy = Simulator(net, seed=9, **options).run(inputs, record=True).trace
+    monkeypatch.setattr(Simulator, "_record_room",
+                        lambda self, frames: np.ones((frames.shape[0], 3), dtype=np.int64))
+    cramped = Simulator(net, seed=9, **options).run(inputs, record=True).trace
+    assert roomy.exemptions.shape[0] > 0 and roomy.input_survivors.shape[0] > 0
+    for name in ("steps", "selection", "selection_offsets", "exemptions", "input_survivors"):
+        np.testing.assert_array_equal(getattr(cramped, name), getattr(roomy, name), name)
+
+
 def test_replay_with_other_weights_is_refused():
     net = random_feedforward([14, 10, 10, 4], seed=6, gain=2.3)
     other = random_feedforward([14, 10, 10, 4], seed=7, gain=2.3)

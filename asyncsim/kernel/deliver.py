@@ -110,8 +110,12 @@ def deliver_selected(n_selected, sample, net, chip, settings, state, front, queu
         sort_ints(selected, n_selected)
     counters[sample, TRACE_SELECTION_LENGTH] += 1 + n_selected
     sel_at = at[SELECTION_AT]
+    # a sample that outgrows its part of the stream stops writing (its positions still advance
+    # and the counters still count): the caller runs it again with the room it needed
+    write = rec.enabled and sel_at + 1 + n_selected <= rec.limits[sample, 0]
     if rec.enabled:
-        rec.selection[sel_at] = n_selected
+        if write:
+            rec.selection[sel_at] = n_selected
         sel_at += 1
     stamp, next_base = at[STAMP], at[NEXT_BASE]
     n_next, n_ranges = at[N_NEXT], at[N_RANGES]
@@ -127,11 +131,13 @@ def deliver_selected(n_selected, sample, net, chip, settings, state, front, queu
             if uniform(rng) < settings.network_dropout:
                 counters[sample, DROPPED_BY_NETWORK_DROPOUT] += 1
                 if rec.enabled:
-                    rec.selection[sel_at] = -(src + 1)
+                    if write:
+                        rec.selection[sel_at] = -(src + 1)
                     sel_at += 1
                 continue
         if rec.enabled:
-            rec.selection[sel_at] = src
+            if write:
+                rec.selection[sel_at] = src
             sel_at += 1
         fanout = net.fanout[src]
         amplitude = 1.0

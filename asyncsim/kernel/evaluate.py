@@ -176,9 +176,10 @@ def _fire(n, t, sample, net, settings, user_key, state, queue, out, rec, at, rng
             out.counters[sample, TRACE_EXEMPTION_LENGTH] += 3
             if rec.enabled:
                 ex_at = at[EXEMPTION_AT]
-                rec.exemptions[ex_at] = t
-                rec.exemptions[ex_at + 1] = step
-                rec.exemptions[ex_at + 2] = n
+                if ex_at + 3 <= rec.limits[sample, 1]:  # else: run again with more room
+                    rec.exemptions[ex_at] = t
+                    rec.exemptions[ex_at + 1] = step
+                    rec.exemptions[ex_at + 2] = n
                 at[EXEMPTION_AT] = ex_at + 3
     if settings.compat == COMPAT_ASYNCTORCH:
         if late:

@@ -77,6 +77,8 @@ Outputs = namedtuple("Outputs", (
 Recording = namedtuple("Recording", (
     "enabled",     # bool
     "offsets",     # (S, 3) int64 start of each sample's part of each stream
+    "limits",      # (S, 3) int64 end of each sample's part (a sample that needs more stops
+                   #   writing; its counters say how much it needed)
     "selection",   # int64 stream (see asyncsim.trace)
     "exemptions",  # int64 stream of (timestep, step, neuron) triples
     "inputs",      # int64 stream of (timestep, feature, surviving count) triples
@@ -143,19 +145,23 @@ def outputs_slice(out: Outputs, start: int, stop: int) -> Outputs:
     return Outputs(*(a[start:stop] for a in out))
 
 
-def recording(offsets: np.ndarray | None = None,
-              lengths: tuple[int, int, int] | None = None) -> Recording:
-    """Recording buffers: streams of the given total ``lengths`` written from ``offsets``
-    (S, 3); without arguments, recording is off."""
-    if offsets is None:
+def recording(capacity: np.ndarray | None = None) -> Recording:
+    """Recording buffers with room for ``capacity`` (S, 3) entries of each sample in each
+    stream, laid out sample after sample; without arguments, recording is off."""
+    if capacity is None:
         empty = np.zeros(0, dtype=np.int64)
-        return Recording(False, np.zeros((0, 3), dtype=np.int64), empty, empty, empty)
-    streams = [np.zeros(int(n), dtype=np.int64) for n in lengths]
-    return Recording(True, np.ascontiguousarray(offsets, dtype=np.int64), *streams)
+        none = np.zeros((0, 3), dtype=np.int64)
+        return Recording(False, none, none, empty, empty, empty)
+    capacity = np.asarray(capacity, dtype=np.int64)
+    ends = np.cumsum(capacity, axis=0)
+    totals = ends[-1] if len(ends) else np.zeros(3, dtype=np.int64)
+    streams = [np.zeros(int(n), dtype=np.int64) for n in totals]
+    return Recording(True, np.ascontiguousarray(ends - capacity),
+                     np.ascontiguousarray(ends), *streams)
 
 
 def recording_slice(rec: Recording, start: int, stop: int) -> Recording:
     """The recording of samples ``start .. stop - 1`` (streams are shared, offsets sliced)."""
     if not rec.enabled:
         return rec
-    return rec._replace(offsets=rec.offsets[start:stop])
+    return rec._replace(offsets=rec.offsets[start:stop], limits=rec.limits[start:stop])

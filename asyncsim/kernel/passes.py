@@ -158,9 +158,10 @@ def _bring_in_input(t, sample, net, settings, user_key, frame, state, front, que
             counters[sample, TRACE_INPUT_LENGTH] += 3
             if rec.enabled:
                 in_at = at[INPUT_AT]
-                rec.inputs[in_at] = t
-                rec.inputs[in_at + 1] = np.int64(ui)
-                rec.inputs[in_at + 2] = c
+                if in_at + 3 <= rec.limits[sample, 2]:  # else: run again with more room
+                    rec.inputs[in_at] = t
+                    rec.inputs[in_at + 1] = np.int64(ui)
+                    rec.inputs[in_at + 2] = c
                 at[INPUT_AT] = in_at + 3
         state.input_count[ui] = c
         if c == 0:

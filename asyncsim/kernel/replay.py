@@ -72,6 +72,7 @@ Adjoints = namedtuple("Adjoints", (
     "position",       # reverse cursors: [delivery, event, silent evaluation]
     "arrival",        # (T, N) dloss / d(current arriving at the start of pass t)
     "dbias",          # (N,) dloss / dbias
+    "at_start",       # (N,) scratch: dloss / d(a current integrated at step 0 of the pass)
 ))
 
 
@@ -102,7 +103,8 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
     st.at[_SELECTION] = selection_start
     adj = Adjoints(np.zeros(n), np.zeros(n), np.zeros(capacity), np.zeros(capacity),
                    np.empty(out_counts.shape[1]), np.zeros(3, np.int64),
-                   np.zeros((n_steps_total, n if net.max_delay > 0 else 0)), dbias)
+                   np.zeros((n_steps_total, n if net.max_delay > 0 else 0)), dbias,
+                   np.zeros(n))
     return _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses)
 
 
@@ -189,12 +191,30 @@ def _start_pass(s, t, net, trace, log, st):
         c = counts[t, f]
         if c > 0:
             src = n_neurons + f
-            for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
-                tgt = net.targets[j]
-                x[tgt] += net.weights[j] * c
-                _list(st, tgt, stamp)
+            _send(src, float(c), net, st, stamp)
             if net.max_delay > 0:
                 _delay(src, c, t, net, st)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _send(src, amplitude, net, st, stamp):
+    """``src``'s immediate currents, scaled by ``amplitude``, and its targets listed. A
+    contiguous run of targets (every dense projection) is added in one loop that the compiler
+    vectorizes, then listed; as the kernel does."""
+    start, end = net.fanout_start[src], net.fanout_start[src + 1]
+    first = net.target_first[src]
+    x = st.x
+    if first >= 0:
+        ufirst, ustart = np.uint64(first), np.uint64(start)
+        for k in range(np.uint64(end - start)):
+            x[ufirst + k] += net.weights[ustart + k] * amplitude
+        for tgt in range(first, first + end - start):
+            _list(st, tgt, stamp)
+    else:
+        for j in range(start, end):
+            tgt = net.targets[j]
+            x[tgt] += net.weights[j] * amplitude
+            _list(st, tgt, stamp)
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -322,10 +342,7 @@ def _deliver_recorded(t, i, net, selection, log, st):
         log.dl_pass[d] = t
         log.dl_step[d] = i
         log.sizes[_DELIVERIES] = d + 1
-        for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
-            tgt = net.targets[j]
-            st.x[tgt] += net.weights[j]
-            _list(st, tgt, stamp)
+        _send(src, 1.0, net, st, stamp)
         if net.max_delay > 0:
             _delay(src, 1.0, t, net, st)
     st.at[_SELECTION] = at
@@ -399,14 +416,27 @@ def _delayed_adjoint(t, j, net, adj):
 
 @nb.njit(cache=True, _nrt=False)
 def _reverse_inputs(t, net, log, adj, dweights):
-    """Input currents integrated at step 0 (immediate) or arriving later (delayed)."""
+    """Input currents integrated at step 0 (immediate) or arriving later (delayed). Every
+    input synapse of a target shares its step-0 adjoint, computed once per pass; contiguous
+    targets (dense projections) then take one vectorized loop per feature."""
     n_neurons = adj.lam.shape[0]
+    at_start = adj.at_start
+    for n in range(n_neurons):
+        if net.input_fanin[n] > 0:
+            at_start[n] = _current_adjoint(t, 0, n, net, log, adj)
     for fi in range(log.counts.shape[1]):
         c = log.counts[t, fi]
         if c > 0:
             src = n_neurons + fi
-            for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
-                dweights[j] += c * _current_adjoint(t, 0, net.targets[j], net, log, adj)
+            start, end = net.fanout_start[src], net.fanout_start[src + 1]
+            first = net.target_first[src]
+            if first >= 0:
+                ufirst, ustart = np.uint64(first), np.uint64(start)
+                for k in range(np.uint64(end - start)):
+                    dweights[ustart + k] += c * at_start[ufirst + k]
+            else:
+                for j in range(start, end):
+                    dweights[j] += c * at_start[net.targets[j]]
             for j in range(net.delay_start[src], net.delay_start[src + 1]):
                 dweights[j] += c * _delayed_adjoint(t, j, net, adj)
 
