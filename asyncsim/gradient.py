@@ -34,13 +34,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from . import kernel
 from .compile import compile_network, projection_gradients
 from .errors import InputError
-from .kernel.codes import NEEDS_ROOM, TRACE_MISMATCH
-from .kernel.replay import LossSpec, ReplayTrace, replay_sample
+from .kernel.codes import TRACE_MISMATCH
+from .kernel.replay import LossSpec, replay_batch
 from .network import Network
 from .trace import Trace
 
@@ -61,6 +62,19 @@ class Gradient:
     weights: list[np.ndarray]
     output_counts: np.ndarray
     biases: list[np.ndarray] | None = None
+
+
+def _per_sample_rows(table: np.ndarray, n_samples: int, sort: bool
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of a trace table (sample first) without the sample column, grouped by sample
+    (sorted by the remaining columns with ``sort``: the replay evaluates neurons in index
+    order), and each sample's first row (n_samples + 1 entries)."""
+    owner = table[:, 0]
+    keys = (table[:, 3], table[:, 2], table[:, 1], owner) if sort else (owner,)
+    order = np.lexsort(keys) if table.shape[0] else np.zeros(0, np.int64)
+    rows = np.ascontiguousarray(table[order][:, 1:], dtype=np.int64)
+    starts = np.searchsorted(owner[order], np.arange(n_samples + 1))
+    return rows, starts.astype(np.int64)
 
 
 def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | None,
@@ -97,35 +111,24 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     use_survivors = cfg.input_dropout > 0
     net = kernel.network_arrays(c)
     spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S)
-    dweights = np.zeros(c.weights.shape[0])
-    dbias = np.zeros(c.n_neurons)
+    exemptions, exemption_at = _per_sample_rows(trace.exemptions, S, sort=True)
+    survivors, survivor_at = _per_sample_rows(trace.input_survivors, S, sort=False)
+    blocks = max(1, min(S, numba.get_num_threads()))
+    dweights = np.zeros((blocks, c.weights.shape[0]))
+    dbias = np.zeros((blocks, c.n_neurons))
     out_counts = np.zeros((S, c.n_outputs), dtype=np.int64)
     losses = np.zeros(S)
-    for s in range(S):
-        mine_ex = trace.exemptions[trace.exemptions[:, 0] == s][:, 1:]
-        # the replay evaluates neurons in index order: sort by (timestep, step, neuron)
-        exemptions = np.ascontiguousarray(
-            mine_ex[np.lexsort((mine_ex[:, 2], mine_ex[:, 1], mine_ex[:, 0]))])
-        survivors = np.ascontiguousarray(
-            trace.input_survivors[trace.input_survivors[:, 0] == s][:, 1:])
-        recorded = ReplayTrace(inputs, trace.steps, trace.selection, exemptions, survivors,
-                               use_survivors)
-        capacity = int(trace.selection_offsets[s + 1] - trace.selection_offsets[s]) + (
-            c.n_neurons * inputs.shape[1]) + 1
-        while True:
-            out_counts[s] = 0
-            # gradients are added only by the reverse pass, which runs after a forward replay
-            # that succeeded: a retry with more room has nothing to undo
-            status = replay_sample(s, net, recorded, spec, int(trace.selection_offsets[s]),
-                                   capacity, out_counts, dweights, dbias, losses)
-            if status == NEEDS_ROOM:
-                capacity *= 2
-                continue
-            if status == TRACE_MISMATCH:
-                raise InputError(f"trace: sample {s}: the recorded selection asks for a spike "
-                                 f"that is not pending (the trace belongs to other weights or "
-                                 f"inputs)")
-            break
+    status = np.zeros(S, dtype=np.int64)
+    replay_batch(net, inputs, trace.steps, trace.selection, trace.selection_offsets, exemptions,
+                 exemption_at, survivors, survivor_at, use_survivors, spec,
+                 c.n_neurons * inputs.shape[1] + 1, out_counts, dweights, dbias, losses,
+                 status)
+    for s in np.flatnonzero(status == TRACE_MISMATCH)[:1]:
+        raise InputError(f"trace: sample {s}: the recorded selection asks for a spike that "
+                         f"is not pending (the trace belongs to other weights or inputs)")
+    # blocks summed in block order: the same total whichever thread ran which block
+    dweights = sum(dweights[1:], start=dweights[0].copy())
+    dbias = sum(dbias[1:], start=dbias[0].copy())
     biases = np.split(dbias, c.layer_offsets[1:-1])
     # summed in sample order, as a running total
     return Gradient(sum(losses.tolist()) / S,

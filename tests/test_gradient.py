@@ -131,3 +131,23 @@ def test_layered_replay_gradient_equals_layer_by_layer_bptt():
                                    atol=1e-5 * np.abs(ref.numpy()).max())
     without = replay_gradient(net, inputs, labels, trace, alpha=2.0, silent_hidden=False)
     assert not np.allclose(without.weights[0], expected[0].numpy())
+
+
+def test_replay_over_threads_is_deterministic_and_agrees_with_one_thread():
+    from asyncsim.simulator import numba_threads
+
+    net = random_feedforward([14, 10, 10, 4], seed=6, gain=2.3)
+    inputs = random_inputs(9, 3, 14, rate=0.45, seed=2)
+    labels = np.arange(9) % 4
+    trace = Simulator(net, policy="random", forward_group=2, refractory_dropout=0.5,
+                      seed=9).run(inputs, record=True).trace
+    with numba_threads(1):
+        one = replay_gradient(net, inputs, labels, trace)
+    with numba_threads(2):
+        two = replay_gradient(net, inputs, labels, trace)
+        again = replay_gradient(net, inputs, labels, trace)
+    for a, b, c in zip(one.weights, two.weights, again.weights, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-15)
+        np.testing.assert_array_equal(b, c)
+    assert one.loss == two.loss and np.array_equal(one.output_counts, two.output_counts)
+    assert any(np.any(w != 0) for w in one.weights)

@@ -108,6 +108,36 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
     return _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses)
 
 
+@nb.njit(cache=True, parallel=True)
+def replay_batch(net, inputs, steps, selection, selection_offsets, exemptions, exemption_at,
+                 survivors, survivor_at, use_survivors, spec, extra_room, out_counts,
+                 dweights, dbias, losses, status):
+    """Replay every sample: block ``k`` of ``dweights.shape[0]`` contiguous blocks of samples
+    is replayed in sample order and adds its gradients to ``dweights[k]`` and ``dbias[k]``,
+    so that the sum over blocks in block order does not depend on which thread ran which
+    block (one block: the sample order of a plain loop). ``exemptions``/``survivors`` hold every
+    sample's rows, sample ``s``'s from ``exemption_at[s]``/``survivor_at[s]``; ``status[s]``
+    is :data:`OK` or :data:`TRACE_MISMATCH`."""
+    n_samples = inputs.shape[0]
+    n_blocks = dweights.shape[0]
+    for k in nb.prange(n_blocks):
+        for s in range(k * n_samples // n_blocks, (k + 1) * n_samples // n_blocks):
+            recorded = ReplayTrace(
+                inputs, steps, selection, exemptions[exemption_at[s]:exemption_at[s + 1]],
+                survivors[survivor_at[s]:survivor_at[s + 1]], use_survivors)
+            capacity = selection_offsets[s + 1] - selection_offsets[s] + extra_room
+            while True:
+                out_counts[s, :] = 0
+                # gradients are added only by the reverse pass, after a forward replay that
+                # succeeded: a retry with more room has nothing to undo
+                code = replay_sample(s, net, recorded, spec, selection_offsets[s], capacity,
+                                     out_counts, dweights[k], dbias[k], losses)
+                if code != NEEDS_ROOM:
+                    break
+                capacity *= 2
+            status[s] = code
+
+
 @nb.njit(cache=True, _nrt=False)
 def _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses):
     status = _forward(s, net, trace, spec, log, st, out_counts)
