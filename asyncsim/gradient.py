@@ -41,7 +41,7 @@ from . import kernel
 from .compile import compile_network, projection_gradients
 from .errors import InputError
 from .kernel.codes import TRACE_MISMATCH
-from .kernel.replay import LossSpec, replay_batch
+from .kernel.replay import LossSpec, RecordedBatch, replay_batch
 from .network import Network
 from .trace import Trace
 
@@ -119,10 +119,10 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     out_counts = np.zeros((S, c.n_outputs), dtype=np.int64)
     losses = np.zeros(S)
     status = np.zeros(S, dtype=np.int64)
-    replay_batch(net, inputs, trace.steps, trace.selection, trace.selection_offsets, exemptions,
-                 exemption_at, survivors, survivor_at, use_survivors, spec,
-                 c.n_neurons * inputs.shape[1] + 1, out_counts, dweights, dbias, losses,
-                 status)
+    batch = RecordedBatch(inputs, trace.steps, trace.selection, trace.selection_offsets,
+                          exemptions, exemption_at, survivors, survivor_at, use_survivors)
+    replay_batch(net, batch, spec, c.n_neurons * inputs.shape[1] + 1, out_counts, dweights,
+                 dbias, losses, status)
     for s in np.flatnonzero(status == TRACE_MISMATCH)[:1]:
         raise InputError(f"trace: sample {s}: the recorded selection asks for a spike that "
                          f"is not pending (the trace belongs to other weights or inputs)")

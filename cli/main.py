@@ -40,6 +40,23 @@ COSTS = ("energy_j", "energy_dynamic_j", "energy_static_j", "energy", "latency_s
          "input_sops", "spikes_to_first_output", "forward_steps", "density", "cores_used")
 
 
+def model_reading_options(command):
+    """--dt, --nir-convention and --reset: how to read a model (NIR needs the first two)."""
+    for option in reversed((
+            click.option("--dt", "dt_ms", type=float, default=None,
+                         help="Timestep in milliseconds, for NIR models (NIR stores none)."),
+            click.option("--nir-convention", type=click.Choice(list(CONVENTIONS)),
+                         default="nir", show_default=True,
+                         help="How to read a NIR model: the exporting framework's "
+                              "conventions (docs/ecosystem.md)."),
+            click.option("--reset", type=click.Choice(RESET_CHOICES), default=None,
+                         help="The reset of every layer: zero, subtract, subtract_delayed, "
+                              "zero_hold (NIR does not store it) [default: the model's, or "
+                              "the NIR convention's]."))):
+        command = option(command)
+    return command
+
+
 class _Group(click.Group):
     """Reports bad input, ours and click's usage errors alike, as one line on standard error
     and exits with code 2 (no traceback, no usage block)."""
@@ -105,15 +122,7 @@ def cli() -> None:
 @click.option("--early-decision", default=None, metavar="STEPS",
               help="Also measure accuracy when deciding STEPS forward steps after the first "
                    "output spike (comma list, e.g. 0,1,2,4; paper figure 5).")
-@click.option("--dt", "dt_ms", type=float, default=None,
-              help="Timestep in milliseconds, for NIR models (NIR stores none).")
-@click.option("--nir-convention", type=click.Choice(list(CONVENTIONS)), default="nir",
-              show_default=True,
-              help="How to read a NIR model: the exporting framework's conventions "
-                   "(docs/ecosystem.md).")
-@click.option("--reset", type=click.Choice(RESET_CHOICES), default=None,
-              help="The reset of every layer: zero, subtract, subtract_delayed, zero_hold (NIR "
-                   "does not store it) [default: the model's, or the NIR convention's].")
+@model_reading_options
 @click.option("--allow-large", is_flag=True,
               help="Go ahead with work estimated to exceed this machine's memory.")
 def run(model, data, samples, threads, json_path, progress, profile, mapping, quantize,
@@ -366,15 +375,7 @@ def plot_command(results, out_path, x, y, by, pareto, figure):
 @cli.command("convert")
 @click.argument("source")
 @click.argument("target", type=click.Path(dir_okay=False))
-@click.option("--dt", "dt_ms", type=float, default=None,
-              help="Timestep in milliseconds (reading NIR, which stores none).")
-@click.option("--nir-convention", type=click.Choice(list(CONVENTIONS)), default="nir",
-              show_default=True,
-              help="How to read a NIR model: the exporting framework's conventions "
-                   "(docs/ecosystem.md).")
-@click.option("--reset", type=click.Choice(RESET_CHOICES), default=None,
-              help="The reset of every layer: zero, subtract, subtract_delayed, zero_hold (NIR "
-                   "does not store it) [default: the model's, or the NIR convention's].")
+@model_reading_options
 def convert_command(source, target, dt_ms, nir_convention, reset):
     """Convert a model between NIR (.nir) and the native format (.yaml + .npz)."""
     if not target.lower().endswith((".nir", ".yaml", ".yml")):

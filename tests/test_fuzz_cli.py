@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import random_inputs
+from conftest import write_tiny_workspace
 
-from asyncsim import random_feedforward, save_model
 from asyncsim.cli.main import cli
 from asyncsim.config import SimConfig, schema_fields
 from asyncsim.hardware import shipped_profiles
@@ -204,14 +203,7 @@ def _output_cases(folder: Path):
 
 @pytest.fixture
 def fuzz_folder(tmp_path):
-    net = random_feedforward([12, 10, 4], seed=3, gain=2.0, tau_m_ms=20.0, dt_ms=1.0)
-    save_model(net, tmp_path / "tiny.yaml")
-    np.savez(tmp_path / "data.npz", inputs=random_inputs(4, 3, 12, rate=0.4, seed=1),
-             labels=np.arange(4) % 4)
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump({
-        "models": ["tiny.yaml"], "dataset": {"name": "data.npz"},
-        "grid": {"forward_group": [1, 2]}}))
-    return tmp_path
+    return write_tiny_workspace(tmp_path, "spec.yaml", 4)
 
 
 def test_generated_bad_inputs_give_one_line_errors_and_damage_nothing(fuzz_folder):

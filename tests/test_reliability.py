@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from conftest import random_inputs
+from conftest import random_inputs, write_tiny_workspace
 
 from asyncsim import InputError, Simulator, random_feedforward, save_model
 from asyncsim.cli.main import cli
@@ -43,14 +43,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def workspace(tmp_path):
-    net = random_feedforward([12, 10, 4], seed=3, gain=2.0, tau_m_ms=20.0, dt_ms=1.0)
-    save_model(net, tmp_path / "tiny.yaml")
-    np.savez(tmp_path / "data.npz", inputs=random_inputs(6, 3, 12, rate=0.4, seed=1),
-             labels=np.arange(6) % 4)
-    (tmp_path / "sweep.yaml").write_text(yaml.safe_dump({
-        "models": ["tiny.yaml"], "dataset": {"name": "data.npz"},
-        "grid": {"forward_group": [1, 2]}}))
-    return tmp_path
+    return write_tiny_workspace(tmp_path, "sweep.yaml", 6)
 
 
 # -- damage ------------------------------------------------------------------------------------

@@ -95,6 +95,17 @@ def _list_neuron(n, front, stamp, next_base, n_next):
     return n_next
 
 
+@nb.njit(cache=True, _nrt=False, inline="always")
+def pass_start_drive(n, net, syn):
+    """What enters neuron ``n``'s membrane at the start of a pass: its bias or, with a
+    current-based synapse, its decayed synaptic current plus the bias (which ``syn`` keeps).
+    Shared by the kernel and the replay."""
+    if net.is_current[n]:
+        syn[n] = net.syn_decay[n] * syn[n] + net.bias[n]
+        return syn[n]
+    return net.bias[n]
+
+
 @nb.njit(cache=True, _nrt=False)
 def _pass_start_currents(net, state, front, at):
     """What enters every membrane at the start of a pass: the bias, or, with a current-based
@@ -104,11 +115,7 @@ def _pass_start_currents(net, state, front, at):
     u, syn, held = state.u, state.syn, state.held
     stamp, next_base, n_next = at[STAMP], at[NEXT_BASE], at[N_NEXT]
     for n in range(u.shape[0]):
-        if net.is_current[n]:
-            syn[n] = net.syn_decay[n] * syn[n] + net.bias[n]
-            add = syn[n]
-        else:
-            add = net.bias[n]
+        add = pass_start_drive(n, net, syn)
         if held[n]:
             state.in_refractory[n] = 1
             held[n] = 0

@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from .codes import NEEDS_ROOM, OK, TRACE_MISMATCH
+from .passes import pass_start_drive
 
 ReplayTrace = namedtuple("ReplayTrace", (
     "inputs",         # (S, T, N_in) uint8 spike counts
@@ -28,6 +29,13 @@ ReplayTrace = namedtuple("ReplayTrace", (
     "exemptions",     # (E, 3) int64 this sample's (timestep, step, neuron), in that order
     "survivors",      # (I, 3) int64 this sample's (timestep, feature, surviving count)
     "use_survivors",  # bool: input dropout was on (survivors replace the inputs)
+))
+
+RecordedBatch = namedtuple("RecordedBatch", (
+    "inputs", "steps", "selection", "selection_offsets",  # as in ReplayTrace and the trace
+    "exemptions", "exemption_at",  # every sample's rows, sample s's from exemption_at[s]
+    "survivors", "survivor_at",    # the same for input survivors
+    "use_survivors",
 ))
 
 LossSpec = namedtuple("LossSpec", (
@@ -109,28 +117,28 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
 
 
 @nb.njit(cache=True, parallel=True)
-def replay_batch(net, inputs, steps, selection, selection_offsets, exemptions, exemption_at,
-                 survivors, survivor_at, use_survivors, spec, extra_room, out_counts,
-                 dweights, dbias, losses, status):
-    """Replay every sample: block ``k`` of ``dweights.shape[0]`` contiguous blocks of samples
-    is replayed in sample order and adds its gradients to ``dweights[k]`` and ``dbias[k]``,
-    so that the sum over blocks in block order does not depend on which thread ran which
-    block (one block: the sample order of a plain loop). ``exemptions``/``survivors`` hold every
-    sample's rows, sample ``s``'s from ``exemption_at[s]``/``survivor_at[s]``; ``status[s]``
-    is :data:`OK` or :data:`TRACE_MISMATCH`."""
-    n_samples = inputs.shape[0]
+def replay_batch(net, batch, spec, extra_room, out_counts, dweights, dbias, losses, status):
+    """Replay every sample of ``batch`` (:data:`RecordedBatch`): block ``k`` of
+    ``dweights.shape[0]`` contiguous blocks of samples is replayed in sample order and adds
+    its gradients to ``dweights[k]`` and ``dbias[k]``, so that the sum over blocks in block
+    order does not depend on which thread ran which block (one block: the sample order of a
+    plain loop). ``status[s]`` is :data:`OK` or :data:`TRACE_MISMATCH`."""
+    n_samples = batch.inputs.shape[0]
     n_blocks = dweights.shape[0]
+    offsets = batch.selection_offsets
     for k in nb.prange(n_blocks):
         for s in range(k * n_samples // n_blocks, (k + 1) * n_samples // n_blocks):
             recorded = ReplayTrace(
-                inputs, steps, selection, exemptions[exemption_at[s]:exemption_at[s + 1]],
-                survivors[survivor_at[s]:survivor_at[s + 1]], use_survivors)
-            capacity = selection_offsets[s + 1] - selection_offsets[s] + extra_room
+                batch.inputs, batch.steps, batch.selection,
+                batch.exemptions[batch.exemption_at[s]:batch.exemption_at[s + 1]],
+                batch.survivors[batch.survivor_at[s]:batch.survivor_at[s + 1]],
+                batch.use_survivors)
+            capacity = offsets[s + 1] - offsets[s] + extra_room
             while True:
                 out_counts[s, :] = 0
                 # gradients are added only by the reverse pass, after a forward replay that
                 # succeeded: a retry with more room has nothing to undo
-                code = replay_sample(s, net, recorded, spec, selection_offsets[s], capacity,
+                code = replay_sample(s, net, recorded, spec, offsets[s], capacity,
                                      out_counts, dweights[k], dbias[k], losses)
                 if code != NEEDS_ROOM:
                     break
@@ -260,11 +268,7 @@ def _pass_start_currents(t, net, log, st, stamp):
     neuron held after a zero_hold reset is frozen for the whole pass (step -1 on)."""
     u, syn, held = st.u, st.syn, st.held
     for n in range(u.shape[0]):
-        if net.is_current[n]:
-            syn[n] = net.syn_decay[n] * syn[n] + net.bias[n]
-            add = syn[n]
-        else:
-            add = net.bias[n]
+        add = pass_start_drive(n, net, syn)
         if held[n]:
             log.frozen_from[t, n] = -1
             held[n] = 0

@@ -118,11 +118,7 @@ class _ChipRun:
         """Bias, or decayed synaptic current plus bias, into the membranes; held neurons."""
         net = self.net
         for i in range(net.n):
-            if net.params[i].synapse == "current":
-                self.syn[i] = net.syn_decay[i] * self.syn[i] + net.bias[i]
-                add = self.syn[i]
-            else:
-                add = net.bias[i]
+            add = net.pass_start_drive(i, self.syn)
             if self.held[i]:
                 self.state["refractory"].add(i)
                 self.held[i] = False

@@ -94,6 +94,15 @@ class _Net:
         self.syn_decay = each([p.synaptic_decay(dt) for p in self.params])
 
 
+    def pass_start_drive(self, i: int, syn: list[float]) -> float:
+        """What enters neuron ``i``'s membrane at the start of a pass: its bias, or with a
+        current-based synapse its decayed synaptic current plus the bias (kept in ``syn``)."""
+        if self.params[i].synapse == "current":
+            syn[i] = self.syn_decay[i] * syn[i] + self.bias[i]
+            return syn[i]
+        return self.bias[i]
+
+
 def _empty_result(S: int, T: int, n_out: int, n_layers: int, bins: int) -> dict:
     result = {key: np.zeros(S, dtype=np.int64) for key in (
         "sops", "input_sops", "delivered_spikes", "dropped_pending", "barrier_messages",
@@ -227,11 +236,7 @@ class _Sample:
         bias) enters the membrane; a neuron held after a zero_hold reset stays at zero."""
         net = self.net
         for i in range(net.n):
-            if net.params[i].synapse == "current":
-                self.syn[i] = net.syn_decay[i] * self.syn[i] + net.bias[i]
-                add = self.syn[i]
-            else:
-                add = net.bias[i]
+            add = net.pass_start_drive(i, self.syn)
             if self.held[i]:
                 self.refractory[i] = True
                 self.held[i] = False
