@@ -33,6 +33,7 @@ policy instead), membrane readout.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
@@ -80,13 +81,15 @@ def _per_sample_rows(table: np.ndarray, n_samples: int, sort: bool
 def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | None,
                     trace: Trace, alpha: float = 2.0,
                     upstream: np.ndarray | None = None,
-                    silent_hidden: bool = False) -> Gradient:
+                    silent_hidden: bool = False, compiled: Any = None) -> Gradient:
     """Loss and weight gradients of the replay of ``trace`` (see the module documentation).
 
     With ``upstream`` (S, outputs) = dloss/dcounts of any loss, the gradients are those of that
     loss (``labels`` are then ignored and the returned loss is 0). With ``silent_hidden``, hidden
     neurons that stay below threshold at an evaluation pass surrogate gradient too (see the
-    module documentation)."""
+    module documentation). ``compiled``: the network's :class:`~asyncsim.compile.
+    CompiledNetwork` if the caller has it (the simulator that recorded the trace does), to
+    save compiling it again."""
     cfg = trace.config
     if cfg.input_mode != "aggregated":
         raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
@@ -96,7 +99,8 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
                          "synchronization thresholds yet; record a layered schedule with the "
                          "layer policy and F >= every layer instead")
     recurrent_delay = int(cfg.recurrent_delivery == "next_timestep")
-    c = compile_network(network, recurrent_delay=recurrent_delay)
+    c = compiled if compiled is not None and compiled.recurrent_delay == recurrent_delay \
+        else compile_network(network, recurrent_delay=recurrent_delay)
     inputs = np.ascontiguousarray(inputs, dtype=np.uint8)
     S = inputs.shape[0]
     if upstream is not None:

@@ -201,13 +201,15 @@ def train(
             if config.count_scale == 1.0:
                 grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
                                        report.trace, alpha=config.alpha,
-                                       silent_hidden=config.silent_gradient)
+                                       silent_hidden=config.silent_gradient,
+                                       compiled=sim.compiled)
             else:
                 loss, upstream = scaled_cross_entropy(report.per_sample["output_counts"],
                                                       data.labels[idx], config.count_scale)
                 grad = replay_gradient(current, data.inputs[idx], None, report.trace,
                                        alpha=config.alpha, upstream=upstream,
-                                       silent_hidden=config.silent_gradient)
+                                       silent_hidden=config.silent_gradient,
+                                       compiled=sim.compiled)
                 grad.loss = loss
             grads = [g + config.weight_decay * w for g, w in zip(grad.weights,
                                                                   weights[:n_weights],
