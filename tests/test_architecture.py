@@ -138,3 +138,19 @@ def test_plotting_does_not_switch_the_matplotlib_backend(tmp_path):
                  "x", "y", tmp_path / "p.png")
     assert matplotlib.get_backend() == before
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_every_subpackage_of_the_checkout_is_installed():
+    """A subpackage missing from pyproject's package list imports from a checkout but not after
+    `pip install .` (this broke CI once: `asyncsim.nir_io`)."""
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parent.parent
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    listed = set(pyproject["tool"]["setuptools"]["packages"])
+    in_checkout = {
+        ".".join(init.parent.relative_to(root).parts)
+        for init in (root / "asyncsim").rglob("__init__.py")
+    }
+    assert in_checkout - listed == set()
+    for name in sorted(in_checkout):
+        __import__(name)
