@@ -20,9 +20,11 @@ optimizer state, history); resuming from it gives the same result as an uninterr
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -38,6 +40,7 @@ from .errors import InputError
 from .gradient import replay_gradient
 from .model_io import load_model
 from .network import Network, random_feedforward
+from .report import Report
 from .simulator import Simulator
 
 MODES = ("layered", "unlayered-rs", "unlayered-ms")
@@ -127,17 +130,48 @@ def build_network(model: str, *, seed: int = 0, tau_m_ms: float = 1.0, dt_ms: fl
     return load_model(model)
 
 
-def held_out_accuracy(network: Network, dataset: str, n_samples: int,
-                      config: TrainConfig) -> float | None:
-    """Accuracy of ``network`` on ``n_samples`` held-out samples of the built-in ``dataset``
-    (drawn with seed ``config.seed + HELD_OUT_SEED_OFFSET``), under the training schedule
-    without its dropouts; None for datasets that are not built in (no held-out split)."""
+def held_out_data(dataset: str, n_samples: int, config: TrainConfig) -> FrameDataset | None:
+    """``n_samples`` held-out samples of the built-in ``dataset``, drawn with seed
+    ``config.seed + HELD_OUT_SEED_OFFSET`` (training never sees them); None for datasets that
+    are not built in (no held-out split) or ``n_samples < 1``."""
     if n_samples < 1 or dataset not in BUILTIN_DATASETS:
         return None
-    test = load_dataset(dataset, n_samples=n_samples, seed=config.seed + HELD_OUT_SEED_OFFSET)
+    return load_dataset(dataset, n_samples=n_samples, seed=config.seed + HELD_OUT_SEED_OFFSET)
+
+
+def evaluate(network: Network, data: FrameDataset, config: TrainConfig) -> Report:
+    """The run of ``network`` on ``data`` under the training schedule, without its
+    dropouts."""
     options = config.simulator_options()
     options.update(input_dropout=0.0, refractory_dropout=0.0)
-    return Simulator(network, **options, seed=config.seed).run(test).accuracy
+    return Simulator(network, **options, seed=config.seed).run(data)
+
+
+def held_out_accuracy(network: Network, dataset: str, n_samples: int,
+                      config: TrainConfig) -> float | None:
+    """Accuracy of ``network`` on :func:`held_out_data` under the training schedule without
+    its dropouts; None where there is no held-out split."""
+    test = held_out_data(dataset, n_samples, config)
+    return None if test is None else evaluate(network, test, config).accuracy
+
+
+#: columns of the training curves (:func:`train`'s history and :func:`write_curves`' CSV):
+#: epoch (from 1), mean batch loss, training accuracy and activation density as simulated
+#: during the epoch (dropouts on), held-out accuracy and density after it (empty without a
+#: held-out set), and the epoch's wall-clock seconds
+CURVE_COLUMNS = ("epoch", "loss", "accuracy", "density", "test_accuracy", "test_density",
+                 "seconds")
+
+
+def write_curves(history: list[dict], path: str | Path) -> None:
+    """Write training curves as CSV (:data:`CURVE_COLUMNS`; unknown values empty),
+    atomically. ``asyncsim plot FILE`` draws them."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CURVE_COLUMNS)
+    for row in history:
+        writer.writerow(["" if row.get(c) is None else row[c] for c in CURVE_COLUMNS])
+    write_bytes_atomic(path, buffer.getvalue().encode())
 
 
 class Adam:
@@ -169,9 +203,15 @@ def train(
     checkpoint: str | Path | None = None,
     resume: bool = False,
     on_batch: Callable[[dict], None] | None = None,
+    held_out: FrameDataset | None = None,
+    curves: str | Path | None = None,
 ) -> tuple[Network, list[dict]]:
-    """Train ``network`` on ``data``; returns the trained network and per-epoch history
-    (mean loss and accuracy over the epoch's batches, as simulated during training)."""
+    """Train ``network`` on ``data``; returns the trained network and its training curves,
+    one dict per epoch (:data:`CURVE_COLUMNS`): the mean loss, accuracy and activation density
+    over the epoch's batches as simulated during training and, with ``held_out``, the accuracy
+    and density on those samples after the epoch (training schedule, no dropouts). With
+    ``curves``, the curves are also written to that CSV file after every epoch (atomically,
+    so that a file read during training is whole)."""
     if data.n_features != network.input_size:
         raise InputError(f"field 'data': expected {network.input_size} features for "
                          f"'{network.name}', got {data.n_features}")
@@ -183,15 +223,17 @@ def train(
     adam = Adam([w.shape for w in weights], config.learning_rate)
     history: list[dict] = []
     first_epoch = 0
-    if checkpoint is not None:
-        check_output_path(checkpoint, "checkpoint file")
+    for path, what in ((checkpoint, "checkpoint file"), (curves, "training curves file")):
+        if path is not None:
+            check_output_path(path, what)
     if resume and checkpoint is not None and Path(checkpoint).exists():
         weights, adam, history, first_epoch = _read_checkpoint(checkpoint, weights)
     options = config.simulator_options()
     n_batches = math.ceil(data.n_samples / config.batch_size)
     for epoch in range(first_epoch, config.epochs):
+        started = time.perf_counter()
         order = np.random.default_rng([config.seed, epoch]).permutation(data.n_samples)
-        losses, correct = [], 0
+        losses, densities, correct = [], [], 0
         for b in range(n_batches):
             idx = np.sort(order[b * config.batch_size:(b + 1) * config.batch_size])
             current = _with_weights(network, weights)
@@ -218,13 +260,22 @@ def train(
                 grads += grad.biases
             weights = adam.step(weights, grads)
             losses.append(grad.loss)
+            densities.append(report.metrics()["density"] or 0.0)
             correct += int(np.sum(report.predictions == data.labels[idx]))
             if on_batch is not None:
                 seen = min(data.n_samples, (b + 1) * config.batch_size)
                 on_batch({"epoch": epoch, "batch": b, "batches": n_batches, "loss": grad.loss,
                           "accuracy": correct / seen})
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                        "accuracy": correct / data.n_samples})
+        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
+               "accuracy": correct / data.n_samples, "density": float(np.mean(densities)),
+               "test_accuracy": None, "test_density": None}
+        if held_out is not None:
+            metrics = evaluate(_with_weights(network, weights), held_out, config).metrics()
+            row.update(test_accuracy=metrics["accuracy"], test_density=metrics["density"])
+        row["seconds"] = time.perf_counter() - started
+        history.append(row)
+        if curves is not None:
+            write_curves(history, curves)
         if checkpoint is not None:
             _write_checkpoint(checkpoint, weights, adam, history, config)
     trained = _with_weights(network, weights)

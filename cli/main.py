@@ -20,10 +20,17 @@ from asyncsim.hardware.mapping import STRATEGIES
 from asyncsim.model_io import resolve_model_path, shipped_models
 from asyncsim.network import RESET_ALIASES, RESET_MODES
 from asyncsim.nir_io.conventions import CONVENTIONS
+from asyncsim.presets import PRESETS, get_preset, preset_config
 from asyncsim.simulator import early_decision as early_decision_curve
 from asyncsim.sweeps import EXECUTORS, load_sweep, read_results, run_sweep
-from asyncsim.sweeps.plots import plot_profiles, plot_report, plot_results
-from asyncsim.training import TrainConfig, build_network, held_out_accuracy, train
+from asyncsim.sweeps.plots import (
+    is_training_curves,
+    plot_profiles,
+    plot_report,
+    plot_results,
+    plot_training_curves,
+)
+from asyncsim.training import TrainConfig, build_network, evaluate, held_out_data, train
 
 from .options import given, schema_options
 
@@ -31,6 +38,8 @@ RESET_CHOICES = [*RESET_MODES, *RESET_ALIASES]
 GENERATED = {
     "nmnist-like": "spatial, N-MNIST-shaped: 2312 features, 10 classes, 10 steps of 10 ms",
     "shd-like": "temporal, SHD-shaped: 350 channels, 20 classes, 100 steps of 10 ms",
+    "dvs-like": "event camera, DVS-gesture-shaped: 2 x 32 x 32 inputs, 11 classes of moving "
+                "shapes, 30 steps of 20 ms",
     "yin-yang": "Yin-Yang (Kriener et al.): 5 spike-time inputs, 3 classes, 30 steps of 1 ms",
     "sequence": "sequence detection: 2 inputs, 2 classes told by order, 11 steps of 1 ms",
     "randman": "random manifolds (Zenke): 100 units, 4 classes, 50 steps of 1 ms",
@@ -203,20 +212,28 @@ def _step_list(text: str) -> list[int]:
 
 
 @cli.command("train")
-@click.argument("model")
-@click.option("--data", default="nmnist-like", show_default=True,
-              help="Training data: a built-in name or a file (asyncsim data list).")
-@click.option("--samples", type=click.IntRange(min=1), default=1024, show_default=True)
+@click.argument("model", required=False)
+@click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
+              help="A task's recipe (the paper's hyperparameters, the task's generated data "
+                   "and architecture); every option given explicitly wins over it. MODEL "
+                   "defaults to the preset's architecture.")
+@click.option("--data", default=None,
+              help="Training data: a built-in name or a file (asyncsim data list). "
+                   "[default: the preset's, else nmnist-like]")
+@click.option("--samples", type=click.IntRange(min=1), default=None,
+              help="Training samples. [default: the preset's, else 1024]")
 @click.option("--test-samples", type=click.IntRange(min=0), default=256, show_default=True,
               help="Built-in data only: held-out samples (drawn with another seed) for the "
-                   "test accuracy.")
+                   "test accuracy, measured after every epoch.")
 @schema_options(TrainConfig)
-@click.option("--tau-m-ms", type=float, default=1.0, show_default=True,
-              help="For an architecture string: membrane time constant, milliseconds.")
-@click.option("--dt-ms", type=float, default=10.0, show_default=True,
-              help="For an architecture string: timestep, milliseconds.")
-@click.option("--threshold", type=float, default=0.3, show_default=True,
-              help="For an architecture string: U_thr.")
+@click.option("--tau-m-ms", type=float, default=None,
+              help="For an architecture string: membrane time constant, milliseconds. "
+                   "[default: the preset's, else 1.0]")
+@click.option("--dt-ms", type=float, default=None,
+              help="For an architecture string: timestep, milliseconds. "
+                   "[default: the preset's, else 10.0]")
+@click.option("--threshold", type=float, default=None,
+              help="For an architecture string: U_thr. [default: the preset's, else 0.3]")
 @click.option("--synapse", type=click.Choice(["instant", "current"]), default="instant",
               show_default=True,
               help="For an architecture string: instant or current-based (CUBA) synapses.")
@@ -225,27 +242,47 @@ def _step_list(text: str) -> list[int]:
                    "constant, milliseconds.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="Where to write the trained model (YAML; weights beside it).")
+@click.option("--curves", "curves_path", type=click.Path(dir_okay=False), default=None,
+              help="Training curves CSV, rewritten after every epoch (asyncsim plot draws "
+                   "it). [default: --out's name with .curves.csv]")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="Checkpoint file written after every epoch.")
 @click.option("--resume", is_flag=True, help="Continue from --checkpoint.")
 @click.option("--progress/--no-progress", default=None)
 @click.option("--allow-large", is_flag=True,
               help="Go ahead with work estimated to exceed this machine's memory.")
-def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold, synapse,
-                  tau_syn_ms, out_path, checkpoint, resume, progress, allow_large,
-                  **parameters):
+def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, threshold,
+                  synapse, tau_syn_ms, out_path, curves_path, checkpoint, resume, progress,
+                  allow_large, **parameters):
     """Train MODEL (a model file, a shipped model, or an architecture such as
     2312-64-64-64-10) with the asynchronous schedule in the loop."""
-    check_output_path(out_path, "model file")
-    if checkpoint:
-        check_output_path(checkpoint, "checkpoint file")
-    config = TrainConfig(**given(parameters, TrainConfig))
-    network = build_network(model, seed=config.seed, tau_m_ms=tau_m_ms, dt_ms=dt_ms,
-                            threshold=threshold, synapse=synapse, tau_syn_ms=tau_syn_ms,
-                            name=Path(out_path).stem)
+    recipe = get_preset(preset) if preset else None
+    if model is None:
+        if recipe is None:
+            raise InputError("train: expected MODEL (a model or an architecture such as "
+                             "2312-64-64-64-10) or --preset")
+        model = recipe.architecture
+
+    def pick(value, name: str, fallback):
+        return value if value is not None else getattr(recipe, name, fallback)
+
+    data, samples = pick(data, "data", "nmnist-like"), pick(samples, "samples", 1024)
+    curves_path = curves_path or str(Path(out_path).with_suffix("")) + ".curves.csv"
+    for path, what in ((out_path, "model file"), (curves_path, "training curves file"),
+                       (checkpoint, "checkpoint file")):
+        if path:
+            check_output_path(path, what)
+    given_fields = given(parameters, TrainConfig)
+    config = (preset_config(preset, **given_fields) if preset
+              else TrainConfig(**given_fields))
+    network = build_network(model, seed=config.seed, tau_m_ms=pick(tau_m_ms, "tau_m_ms", 1.0),
+                            dt_ms=pick(dt_ms, "dt_ms", 10.0),
+                            threshold=pick(threshold, "threshold", 0.3), synapse=synapse,
+                            tau_syn_ms=tau_syn_ms, name=Path(out_path).stem)
     compile_network(network, allow_large)  # refuse a network too large before any work
     train_set = _load_data(data, samples, config.seed, allow_large)
     Simulator(network, allow_large=allow_large).validate(train_set.inputs, train_set.labels)
+    test_set = held_out_data(data, test_samples, config)
     _compile_notice()
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
@@ -263,24 +300,29 @@ def train_command(model, data, samples, test_samples, tau_m_ms, dt_ms, threshold
 
     try:
         trained, history = train(network, train_set, config, checkpoint=checkpoint,
-                                 resume=resume, on_batch=on_batch)
+                                 resume=resume, on_batch=on_batch, held_out=test_set,
+                                 curves=curves_path)
     finally:
         if bar is not None:
             bar.close()
     for h in history:
+        test = ("" if h.get("test_accuracy") is None
+                else f"  held-out accuracy {h['test_accuracy']:.4f}")
         click.echo(f"epoch {h['epoch']:3d}  loss {h['loss']:.4f}  "
-                   f"train accuracy (during training) {h['accuracy']:.4f}")
+                   f"train accuracy (during training) {h['accuracy']:.4f}{test}")
     trained.name = Path(out_path).stem
     trained.metadata.update(dataset=data, produced_by="asyncsim " + " ".join(sys.argv[1:]),
                             seed=config.seed)
-    accuracy = held_out_accuracy(trained, data, test_samples, config)
-    if accuracy is not None:
+    if test_set is not None:
+        accuracy = history[-1].get("test_accuracy") if history else None
+        if accuracy is None:
+            accuracy = evaluate(trained, test_set, config).accuracy
         trained.metadata["test_accuracy"] = accuracy
         click.echo(f"test accuracy ({test_samples} held-out samples, training schedule): "
                    f"{accuracy:.4f}")
     trained.description = f"trained ({config.mode}, F={config.forward_group}) on {data}"
     save_model(trained, out_path)
-    click.echo(f"model written to {out_path}")
+    click.echo(f"model written to {out_path}; training curves in {curves_path}")
 
 
 @cli.command("sweep")
@@ -348,7 +390,8 @@ def sweep_command(ctx, spec, out_path, executor, workers, scheduler, resume, ret
 @click.option("--figure", type=click.Choice(["4", "5", "6"]), default=None,
               help="For a report JSON (asyncsim run --json): paper figure 4, 5 or 6.")
 def plot_command(results, out_path, x, y, by, pareto, figure):
-    """Plot sweep RESULTS (CSV) or, with --figure, a single run's report JSON."""
+    """Plot sweep RESULTS (CSV), training curves (the .curves.csv of asyncsim train) or,
+    with --figure, a single run's report JSON."""
     check_output_path(out_path, "image file")
     if figure is not None or results.endswith(".json"):
         if figure is None:
@@ -363,6 +406,10 @@ def plot_command(results, out_path, x, y, by, pareto, figure):
     rows = read_results(results)
     if not rows:
         raise InputError(f"{results}: no rows to plot")
+    if is_training_curves(rows):
+        plot_training_curves(rows, out_path, subtitle=f"training curves: {Path(results).name}")
+        click.echo(f"training curves ({len(rows)} epochs) written to {out_path}")
+        return
     if x is None:
         x = "energy_j" if any(r.get("energy_j") is not None for r in rows) else "sops"
     if pareto is None:

@@ -188,6 +188,31 @@ def test_train_command_writes_a_runnable_model_and_resumes(tmp_path):
     assert bad.exit_code == 2
 
 
+def test_train_preset_fills_what_is_not_given_and_curves_are_plotted(tmp_path):
+    out = tmp_path / "p.yaml"
+    result = _run("train", "--preset", "nmnist", "--samples", "32", "--test-samples", "16",
+                  "--epochs", "2", "--batch-size", "16", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    from asyncsim import load_model
+
+    model = load_model(out)
+    training = model.metadata["training"]
+    # given explicitly: kept; not given: the preset's (the paper's table 6)
+    assert (training["epochs"], training["batch_size"]) == (2, 16)
+    assert (training["learning_rate"], training["refractory_dropout"],
+            training["input_dropout"], training["stop"]) == (5e-4, 0.8, 0.25, "on_output")
+    assert model.input_size == 2312 and [layer.size for layer in model.layers] == [64, 64, 64, 10]
+    curves = tmp_path / "p.curves.csv"
+    assert curves.read_text().splitlines()[0].startswith("epoch,loss,accuracy,density")
+    assert len(curves.read_text().splitlines()) == 3
+    plot = _run("plot", str(curves), "-o", str(tmp_path / "curves.png"))
+    assert plot.exit_code == 0, plot.output
+    assert "training curves (2 epochs)" in plot.output
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    missing = _run("train", "--out", str(tmp_path / "x.yaml"))
+    assert missing.exit_code == 2 and "--preset" in missing.output
+
+
 def test_train_command_builds_current_based_layers_and_learns_biases(tmp_path):
     out = tmp_path / "cuba.yaml"
     result = _run("train", "2312-8-10", "--data", "nmnist-like", "--samples", "16",

@@ -10,6 +10,7 @@ from asyncsim import InputError
 from asyncsim.datasets import (
     BUILTIN,
     FrameDataset,
+    dvs_like,
     events_to_frames,
     events_to_frames_2d,
     from_arrays,
@@ -151,7 +152,7 @@ def _ten_windows(x):
     return x.reshape(len(x), 10, x.shape[1] // 10, -1).sum(axis=2).reshape(len(x), -1)
 
 
-@pytest.mark.parametrize("make", [nmnist_like, shd_like])
+@pytest.mark.parametrize("make", [nmnist_like, shd_like, dvs_like])
 def test_generators_are_seeded(make):
     a, a2, b = make(40, seed=0), make(40, seed=0), make(40, seed=1)
     np.testing.assert_array_equal(a.inputs, a2.inputs)
@@ -160,7 +161,7 @@ def test_generators_are_seeded(make):
     assert not np.array_equal(a.labels, b.labels)
     assert a.inputs.dtype == np.uint8 and a.labels.dtype == np.int64
     assert set(np.unique(a.inputs)) <= {0, 1}
-    assert a.dt_ms == 10.0 and len(a) == 40
+    assert a.dt_ms == (20.0 if make is dvs_like else 10.0) and len(a) == 40
 
 
 def test_nmnist_like_shape_and_activity():
@@ -207,6 +208,37 @@ def test_shd_like_needs_time():
     assert np.mean(predicted[wrong] == (test.labels[wrong] ^ 1)) > 0.8
 
 
+def test_dvs_like_shape_activity_and_event_polarity():
+    data = dvs_like(64, seed=2)
+    assert data.inputs.shape == (64, 30, 2048) and data.n_classes == 11
+    assert data.name == "dvs-like" and data.dt_ms == 20.0
+    assert 20 < data.inputs.sum(axis=2).mean() < 60
+    quiet = dvs_like(22, seed=3, background_rate_hz=0.0)
+    # a shape sweeping right enters pixels on its right side (ON) and leaves them on its left
+    # (OFF): ON events lie to the right of OFF events; sweeping left, the other way round
+    frames = quiet.inputs.reshape(len(quiet), 30, 2, 32, 32)
+    for label, sign in ((1, 1), (2, -1)):
+        sample = frames[quiet.labels == label][0, :10]  # the first bins, before any bounce
+        on_x = np.nonzero(sample[:, 0])[2].mean()
+        off_x = np.nonzero(sample[:, 1])[2].mean()
+        assert sign * (on_x - off_x) > 2
+
+
+def test_dvs_like_pairs_differ_in_time_only():
+    train, test = dvs_like(440, seed=0), dvs_like(440, seed=1)
+    summed, predicted = _nearest_class_mean(train, test, _summed)
+    timed, _ = _nearest_class_mean(train, test, _ten_windows)
+    assert timed > 0.8  # chance is 0.09
+    assert timed > summed + 0.1
+    # summed counts mistake a class for its direction or speed partner far more often than
+    # for any one of the 9 other classes (1 in 10 of its errors if mistakes were uniform)
+    partner = {1: 2, 2: 1, 3: 4, 4: 3, 5: 6, 6: 5, 7: 8, 8: 7, 9: 10, 10: 9}
+    wrong = np.nonzero(predicted != test.labels)[0]
+    assert len(wrong) > 0.15 * len(test)
+    to_partner = [predicted[i] == partner.get(int(test.labels[i]), -1) for i in wrong]
+    assert np.mean(to_partner) > 0.3
+
+
 def test_generators_are_fast():
     for make in (nmnist_like, shd_like):
         start = time.perf_counter()
@@ -221,6 +253,8 @@ def test_generators_are_fast():
     (lambda: shd_like(4, n_channels=10), "n_channels"),
     (lambda: shd_like(4, n_classes=0), "n_classes"),
     (lambda: shd_like(-1), "n_samples"),
+    (lambda: dvs_like(4, event_probability=2.0), "event_probability"),
+    (lambda: dvs_like(4, background_rate_hz=80.0), "background_rate_hz"),
 ])
 def test_generators_reject_bad_arguments(call, field):
     with pytest.raises(InputError, match=f"'{field}'"):
@@ -338,4 +372,5 @@ def test_load_dataset_builtins_and_unknown_names():
     assert "\n" not in str(info.value)
     with pytest.raises(InputError, match="n_samples"):
         load_dataset("nmnist-like", n_samples=0)
-    assert set(BUILTIN) == {"nmnist-like", "shd-like", "yin-yang", "sequence", "randman"}
+    assert set(BUILTIN) == {"nmnist-like", "shd-like", "dvs-like", "yin-yang", "sequence",
+                            "randman"}

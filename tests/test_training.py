@@ -5,7 +5,9 @@ import pytest
 
 from asyncsim import InputError, Simulator, random_feedforward
 from asyncsim.datasets import from_arrays, nmnist_like
-from asyncsim.training import TrainConfig, scaled_cross_entropy, train
+from asyncsim.presets import PRESETS, preset_config
+from asyncsim.sweeps import read_results
+from asyncsim.training import CURVE_COLUMNS, TrainConfig, evaluate, scaled_cross_entropy, train
 
 
 def _task(n=48, seed=0):
@@ -41,7 +43,11 @@ def test_resume_continues_where_it_stopped(tmp_path):
     assert [h["epoch"] for h in h2] == [1, 2, 3]
     for a, b in zip(straight.projections, resumed.projections, strict=True):
         np.testing.assert_array_equal(a.weight, b.weight)
-    assert h1 == h2
+
+    def without_time(history):  # wall-clock seconds differ from run to run
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+    assert without_time(h1) == without_time(h2)
 
 
 def test_bad_training_settings():
@@ -119,3 +125,48 @@ def test_a_current_based_network_with_biases_trains():
     assert history[-1]["loss"] < history[0]["loss"]
     assert isinstance(trained.layers[0].bias, np.ndarray)
     assert not np.allclose(trained.layers[0].bias, 0.02)
+
+
+def test_training_curves_are_written_every_epoch_with_held_out_columns(tmp_path):
+    net = random_feedforward([10, 12, 2], seed=1, gain=1.5, tau_m_ms=3.0, dt_ms=1.0)
+    config = TrainConfig(mode="unlayered-rs", forward_group=2, epochs=3, batch_size=16,
+                         learning_rate=0.02, seed=3)
+    curves = tmp_path / "run.curves.csv"
+    seen = []
+
+    def on_batch(info):
+        if curves.exists():
+            seen.append(len(curves.read_text().splitlines()))
+
+    _, history = train(net, _task(), config, held_out=_task(32, seed=9), curves=curves,
+                       on_batch=on_batch)
+    rows = read_results(curves)
+    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert list(rows[0]) == list(CURVE_COLUMNS)
+    for row, h in zip(rows, history, strict=True):
+        assert row["loss"] == pytest.approx(h["loss"])
+        assert 0 <= row["test_accuracy"] <= 1 and row["test_density"] >= 0
+        assert row["density"] > 0
+    # the file grows epoch by epoch (header + one line per finished epoch)
+    assert seen[0] == 2 and seen[-1] == 3
+    # the held-out accuracy is that of the network after the epoch, as evaluate() gives it
+    trained, _ = train(net, _task(), TrainConfig(**{**config.__dict__, "epochs": 1}))
+    assert rows[0]["test_accuracy"] == pytest.approx(
+        evaluate(trained, _task(32, seed=9), config).accuracy)
+    # without a held-out set those columns are empty
+    train(net, _task(), TrainConfig(**{**config.__dict__, "epochs": 1}), curves=curves)
+    assert read_results(curves)[0]["test_accuracy"] is None
+
+
+def test_presets_carry_the_papers_table_and_explicit_values_win():
+    shd = preset_config("shd")
+    assert (shd.batch_size, shd.epochs, shd.learning_rate, shd.alpha) == (32, 100, 7e-4, 10.0)
+    assert (shd.input_dropout, shd.refractory_dropout, shd.momentum_noise,
+            shd.weight_decay) == (0.2, 0.8, 0.1, 1e-4)
+    assert PRESETS["dvs"].dt_ms == 20.0 and PRESETS["dvs"].architecture.startswith("2048-")
+    assert preset_config("nmnist", learning_rate=1e-2, epochs=2).learning_rate == 1e-2
+    assert preset_config("nmnist").batch_size == 256
+    with pytest.raises(InputError, match="preset 'cifar'"):
+        preset_config("cifar")
+    with pytest.raises(InputError, match="'epochs'"):
+        preset_config("shd", epochs=0)

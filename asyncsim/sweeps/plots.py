@@ -6,6 +6,8 @@
   (accuracy against forward steps after the first output spike) and 6 (latency in spikes until
   the first output spike) from a report JSON written by ``asyncsim run --json``.
 * :func:`plot_profiles`: one model on several chips (``asyncsim profiles compare -o``).
+* :func:`plot_training_curves`: loss, accuracy and density per epoch from the curves CSV that
+  ``asyncsim train`` writes.
 
 Values that are unknown (a chip figure is missing) are left out of a plot, never drawn as 0;
 the functions say which points were left out, and the figure notes it.
@@ -125,7 +127,7 @@ def _figure(panels: int = 1):
         from matplotlib.figure import Figure
     except ImportError:
         raise InputError("plots need matplotlib: pip install 'asyncsim[plot]'") from None
-    fig = Figure(figsize=(7.5 if panels == 1 else 9, 4.2))
+    fig = Figure(figsize=(7.5 if panels == 1 else 4.5 * panels, 4.2))
     return fig, fig.subplots(1, panels) if panels > 1 else fig.subplots()
 
 
@@ -317,6 +319,45 @@ def plot_report(report: dict[str, Any], figure: int, out: str | Path) -> None:
         raise InputError(f"figure {figure}: expected 4, 5 or 6")
     ax.grid(alpha=0.3)
     fig.suptitle(_report_settings(report), fontsize=8, color="0.3")
+    _save(fig, out)
+
+
+def is_training_curves(rows: list[dict[str, Any]]) -> bool:
+    """Whether results rows are training curves (``asyncsim train --curves``) rather than a
+    sweep's points."""
+    return bool(rows) and {"epoch", "loss", "test_accuracy"} <= rows[0].keys()
+
+
+def plot_training_curves(rows: list[dict[str, Any]], out: str | Path,
+                         subtitle: str = "") -> None:
+    """Three panels against the epoch: the mean batch loss; the accuracy during training and
+    on the held-out samples; the activation density (spikes per neuron and sample) during
+    training and held out. Held-out series are drawn only where measured."""
+    if not rows:
+        raise InputError("no training curves to plot")
+    fig, (loss_ax, accuracy_ax, density_ax) = _figure(panels=3)
+    epochs = [r["epoch"] for r in rows]
+    loss_ax.plot(epochs, [r["loss"] for r in rows], marker="o", markersize=3)
+    loss_ax.set_ylabel("mean batch loss")
+    for ax, column, label in ((accuracy_ax, "accuracy", "accuracy"),
+                              (density_ax, "density", "activation density (spikes/neuron)")):
+        ax.plot(epochs, [r[column] for r in rows], marker="o", markersize=3,
+                label="training (dropouts on)")
+        held = [(r["epoch"], r[f"test_{column}"]) for r in rows
+                if r.get(f"test_{column}") not in (None, "")]
+        if held:
+            ax.plot(*zip(*held, strict=True), marker="s", markersize=3, label="held out")
+        ax.set_ylabel(label)
+        ax.legend(fontsize=8)
+    accuracy_ax.set_ylim(0, 1.02)
+    from matplotlib.ticker import MaxNLocator
+
+    for ax in (loss_ax, accuracy_ax, density_ax):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    if subtitle:
+        fig.suptitle(subtitle, fontsize=8, color="0.3")
     _save(fig, out)
 
 
