@@ -4,9 +4,10 @@ Run after ``pip install .`` and ``pip install torch==2.13.0`` (for the baseline)
 
     python benchmarks/bench_training.py --samples 256
 
-Each configuration runs in a fresh subprocess with one thread (``NUMBA_NUM_THREADS=1``,
-``OMP_NUM_THREADS=1``, ``torch.set_num_threads(1)``), so that its peak resident memory
-(``ru_maxrss``) is its own and the comparison is per core. The memory of a subprocess that only
+Each configuration runs in a fresh subprocess with ``--threads`` threads (default one:
+``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``, ``torch.set_num_threads``), so that its peak
+resident memory (``ru_maxrss``) is its own and the comparison is per core (or, with
+``--threads 2``, per two cores for both). The memory of a subprocess that only
 imports everything and compiles is reported as the floor. Workloads (``--workload``):
 
 * ``nmnist``: the N-MNIST-shaped case of ``workloads.py`` (2312-[64x3]-10, 10 timesteps, 150
@@ -83,7 +84,7 @@ def child(kind: str, group: int, samples: int, name: str) -> None:
         import torch
         from dense_autograd import dense_train_step
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
         params = [torch.tensor(w, dtype=torch.float32, requires_grad=True) for w in weights]
         start = time.perf_counter()
         for b in range(0, samples, 32):
@@ -94,7 +95,7 @@ def child(kind: str, group: int, samples: int, name: str) -> None:
     print(json.dumps({"kind": kind, "F": group, "seconds": seconds, "peak_mb": peak_mb}))
 
 
-def run(kind: str, group: int, samples: int, name: str, threads: int = 1) -> dict:
+def run(kind: str, group: int, samples: int, name: str, threads: int) -> dict:
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads))
     out = subprocess.run([sys.executable, __file__, "--child", kind, str(group), str(samples),
                           name],
@@ -106,18 +107,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=128)
     parser.add_argument("--workload", choices=["nmnist", "shd"], default="nmnist")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads of every configuration, the baseline's included")
     parser.add_argument("--child", nargs=4, default=None)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], int(args.child[1]), int(args.child[2]), args.child[3])
         return
     name = args.workload
-    floor = run("floor", 8, args.samples, name)
-    torch_floor = run("torch-floor", 8, args.samples, name)
-    rows = [run("asyncsim", f, args.samples, name) for f in (16, 8, 4, 2, 1)]
-    silent = run("asyncsim-silent", 8, args.samples, name)
-    base = run("dense", 8, args.samples, name)
-    print(f"{name}: one epoch of {args.samples} samples, batch 32, unlayered RS, 1 thread")
+    threads = args.threads
+    floor = run("floor", 8, args.samples, name, threads)
+    torch_floor = run("torch-floor", 8, args.samples, name, threads)
+    rows = [run("asyncsim", f, args.samples, name, threads) for f in (16, 8, 4, 2, 1)]
+    silent = run("asyncsim-silent", 8, args.samples, name, threads)
+    base = run("dense", 8, args.samples, name, threads)
+    print(f"{name}: one epoch of {args.samples} samples, batch 32, unlayered RS, "
+          f"{threads} thread(s)")
     print(f"memory floor (imports + compiled code): {floor['peak_mb']:.0f} MB")
     for r in rows:
         print(f"asyncsim F={r['F']:2d}: {r['seconds']:7.2f} s/epoch, peak {r['peak_mb']:6.0f} MB "

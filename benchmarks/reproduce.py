@@ -5,8 +5,8 @@ Run after ``pip install .`` (it uses the trained models shipped in ``models/``):
 
     python benchmarks/reproduce.py --samples 512
 
-For each task (N-MNIST-like, SHD-like) it evaluates, on held-out samples generated with a seed
-the training never saw:
+For each task (N-MNIST-like, SHD-like, DVS-like) it evaluates, on held-out samples generated
+with a seed the training never saw:
 
 * layered-trained model, layered inference (layer-synchronized execution);
 * layered-trained model, asynchronous inference with random scheduling;
@@ -36,13 +36,13 @@ ROWS = [
     ("unlayered-rs", "async RS", dict(policy="random", forward_group=8, stop="on_output")),
     ("unlayered-ms", "async MS", dict(policy="momentum", forward_group=8, stop="on_output")),
 ]
-TASKS = {"nmnist": ("nmnist-like", 1e-6), "shd": ("shd-like", 0.1)}
+TASKS = {"nmnist": ("nmnist-like", 1e-6), "shd": ("shd-like", 0.1), "dvs": ("dvs-like", 0.1)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=512)
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS))
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--compat", choices=["none", "asynctorch", "both"], default="none",
                         help="semantics of the asynchronous rows (default: Algorithm 1)")
     args = parser.parse_args()

@@ -374,3 +374,12 @@ def test_load_dataset_builtins_and_unknown_names():
         load_dataset("nmnist-like", n_samples=0)
     assert set(BUILTIN) == {"nmnist-like", "shd-like", "dvs-like", "yin-yang", "sequence",
                             "randman"}
+
+
+def test_background_frames_drawn_in_chunks_equal_one_whole_draw():
+    from asyncsim.datasets.generated import _bernoulli_frames
+
+    shape = (150, 30, 2048)  # about 68 samples per chunk: three chunks
+    chunked = _bernoulli_frames(np.random.default_rng(7), shape, 0.01)
+    whole = (np.random.default_rng(7).random(shape) < 0.01).astype(np.uint8)
+    np.testing.assert_array_equal(chunked, whole)

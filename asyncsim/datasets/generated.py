@@ -72,6 +72,19 @@ def nmnist_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 10,
     return FrameDataset(inputs, labels, 10, "nmnist-like", SYNTHETIC_DT_MS)
 
 
+def _bernoulli_frames(rng: np.random.Generator, shape: tuple[int, int, int],
+                      p: float) -> np.ndarray:
+    """0/1 frames, each entry 1 with probability ``p``. Drawn a few samples at a time: the
+    uniform draws are float64, 8 bytes per entry, where the frames take one; the values are
+    those of a single draw of the whole shape (the generator fills them in order)."""
+    frames = np.empty(shape, dtype=np.uint8)
+    chunk = max(1, (1 << 22) // max(1, shape[1] * shape[2]))
+    for start in range(0, shape[0], chunk):
+        stop = min(shape[0], start + chunk)
+        frames[start:stop] = rng.random((stop - start,) + shape[1:]) < p
+    return frames
+
+
 def _stroke_template(rng: np.random.Generator) -> tuple[tuple, tuple]:
     """Pixels of 3 random strokes; ON events on one side of each stroke, OFF on the other."""
     on, off = np.zeros((NMNIST_SIDE,) * 2, bool), np.zeros((NMNIST_SIDE,) * 2, bool)
@@ -131,7 +144,7 @@ def shd_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 100,
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, n_classes, n_samples)
     p_background = background_rate_hz * SYNTHETIC_DT_MS / 1000.0
-    inputs = (rng.random((n_samples, n_timesteps, n_channels)) < p_background).astype(np.uint8)
+    inputs = _bernoulli_frames(rng, (n_samples, n_timesteps, n_channels), p_background)
     for s in range(n_samples):
         t = 5 + int(rng.integers(-5, 6))
         for low, width, duration in classes[labels[s]]:
@@ -201,8 +214,7 @@ def dvs_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 30,
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, len(DVS_CLASSES), n_samples)
     p_background = background_rate_hz * DVS_DT_MS / 1000.0
-    inputs = (rng.random((n_samples, n_timesteps, DVS_FEATURES)) < p_background)
-    inputs = inputs.astype(np.uint8)
+    inputs = _bernoulli_frames(rng, (n_samples, n_timesteps, DVS_FEATURES), p_background)
     for s in range(n_samples):
         shape, motion, speed = DVS_CLASSES[labels[s]]
         offset = rng.uniform(-3, 3, 2)
