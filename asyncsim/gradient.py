@@ -7,7 +7,8 @@ the same weights, the forward replay fires the same neurons at the same steps. E
 derivative is the arctan surrogate ``(alpha / 2) / (1 + (pi * alpha * v / 2)^2)``, ``v = u_e -
 U_thr``. Currents are ``w * s_e`` per delivered synapse; output counts are sums of output events'
 values; the loss is the mean cross-entropy of ``softmax(counts)``. Reset is differentiable
-(hard: ``u <- u (1 - s)``; soft: ``u <- u - s U_thr``); membranes decay between passes.
+(hard: ``u <- u (1 - s)``; soft: ``u <- u - s U_thr``), unless detached (``detach_reset``);
+membranes decay between passes.
 
 Choices (documented in ``docs/concepts.md``): every evaluation of an output neuron counts,
 firing or not (its zero spike adds to the count with its surrogate derivative, as in a dense
@@ -81,7 +82,8 @@ def _per_sample_rows(table: np.ndarray, n_samples: int, sort: bool
 def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | None,
                     trace: Trace, alpha: float = 2.0,
                     upstream: np.ndarray | None = None,
-                    silent_hidden: bool = False, compiled: Any = None) -> Gradient:
+                    silent_hidden: bool = False, compiled: Any = None,
+                    detach_reset: bool = False) -> Gradient:
     """Loss and weight gradients of the replay of ``trace`` (see the module documentation).
 
     With ``upstream`` (S, outputs) = dloss/dcounts of any loss, the gradients are those of that
@@ -89,7 +91,10 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     neurons that stay below threshold at an evaluation pass surrogate gradient too (see the
     module documentation). ``compiled``: the network's :class:`~asyncsim.compile.
     CompiledNetwork` if the caller has it (the simulator that recorded the trace does), to
-    save compiling it again."""
+    save compiling it again. With ``detach_reset``, the reset passes no gradient through the
+    spike (``u <- u (1 - sg(s))``, ``sg`` stopping the gradient), as the frameworks' "detach
+    reset" option: on long temporal inputs under an asynchronous schedule the full gradient
+    can grow by orders of magnitude (docs/training.md)."""
     cfg = trace.config
     if cfg.input_mode != "aggregated":
         raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
@@ -114,7 +119,7 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
                          f"{trace.steps.shape[1]} timesteps, got inputs {inputs.shape[:2]}")
     use_survivors = cfg.input_dropout > 0
     net = kernel.network_arrays(c)
-    spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S)
+    spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S, bool(detach_reset))
     exemptions, exemption_at = _per_sample_rows(trace.exemptions, S, sort=True)
     survivors, survivor_at = _per_sample_rows(trace.input_survivors, S, sort=False)
     blocks = max(1, min(S, numba.get_num_threads()))

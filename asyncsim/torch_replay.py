@@ -35,12 +35,12 @@ def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarra
                          trace: Trace, weights: list[torch.Tensor],
                          alpha: float = 2.0, silent_hidden: bool = False,
                          biases: list[torch.Tensor] | None = None,
-                         ) -> tuple[torch.Tensor, np.ndarray]:
+                         detach_reset: bool = False) -> tuple[torch.Tensor, np.ndarray]:
     """Mean cross-entropy of the replay of ``trace`` as a differentiable function of
     ``weights`` (one tensor per projection) and ``biases`` (one per layer); also returns the
     output counts."""
     counts = autograd_replay_counts(network, inputs, trace, weights, alpha, silent_hidden,
-                                    biases)
+                                    biases, detach_reset)
     loss = torch.nn.functional.cross_entropy(counts, torch.tensor(labels, dtype=torch.long))
     return loss, np.round(counts.detach().numpy()).astype(np.int64)
 
@@ -48,12 +48,14 @@ def autograd_replay_loss(network: Network, inputs: np.ndarray, labels: np.ndarra
 def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
                            weights: list[torch.Tensor], alpha: float = 2.0,
                            silent_hidden: bool = False,
-                           biases: list[torch.Tensor] | None = None) -> torch.Tensor:
+                           biases: list[torch.Tensor] | None = None,
+                           detach_reset: bool = False) -> torch.Tensor:
     """(S, outputs) output spike counts of the replay of ``trace``, differentiable in
     ``weights`` and ``biases`` (default: the layers' own, constant). With ``silent_hidden``,
     hidden neurons below threshold at an evaluation emit a zero-valued spike that their
-    targets integrate at the next forward step (it changes no value, only the gradient)."""
-    replay = _DenseReplay(network, trace, weights, biases, alpha, silent_hidden)
+    targets integrate at the next forward step (it changes no value, only the gradient). With
+    ``detach_reset``, the reset does not pass gradient through the spike."""
+    replay = _DenseReplay(network, trace, weights, biases, alpha, silent_hidden, detach_reset)
     return torch.stack([replay.sample(s, inputs[s]) for s in range(inputs.shape[0])])
 
 
@@ -68,10 +70,11 @@ class _DenseReplay:
     """The replay on dense tensors, step by step, as the kernel does it (pass start: decay,
     bias and carried synaptic current, delayed arrivals, input; then the recorded steps)."""
 
-    def __init__(self, network, trace, weights, biases, alpha, silent_hidden):
+    def __init__(self, network, trace, weights, biases, alpha, silent_hidden, detach_reset):
         from .compile import is_recurrent
 
         self.net, self.trace, self.alpha, self.silent = network, trace, alpha, silent_hidden
+        self.detach_reset = detach_reset
         sizes = [layer.size for layer in network.layers]
         self.first = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
         self.n = int(self.first[-1])
@@ -200,8 +203,9 @@ class _DenseReplay:
             values[k] = ArctanSpike.apply(self.u[k] - thr[k], self.alpha)
             spikes = spikes + torch.nn.functional.one_hot(
                 torch.tensor(k), n).to(torch.float64) * values[k]
-        self.u = torch.where(self.subtract, self.u - spikes * self.reset_amount,
-                             self.u * (1 - spikes))
+        resetting = spikes.detach() if self.detach_reset else spikes
+        self.u = torch.where(self.subtract, self.u - resetting * self.reset_amount,
+                             self.u * (1 - resetting))
         for k in silent_outputs:
             self.counts[k - self.out_first] = self.counts[k - self.out_first] + values[k]
         for k in fire:

@@ -75,6 +75,10 @@ class TrainConfig:
     silent_gradient: bool | None = parameter(
         None, "Pass surrogate gradient through hidden neurons that stay below threshold "
         "(unset: on for layered, i.e. BPTT; off for unlayered).", kind="bool", nullable=True)
+    detach_reset: bool = parameter(
+        False, "No gradient through the reset's dependence on the spike (the frameworks' "
+        "detach-reset option; it keeps gradients of long temporal inputs in scale).",
+        kind="bool")
     count_scale: float = parameter(
         1.0, "Loss: cross-entropy of softmax(count_scale x output spike counts).",
         kind="float", minimum=0.0, positive=True)
@@ -244,6 +248,7 @@ def train(
                 grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
                                        report.trace, alpha=config.alpha,
                                        silent_hidden=config.silent_gradient,
+                                       detach_reset=config.detach_reset,
                                        compiled=sim.compiled)
             else:
                 loss, upstream = scaled_cross_entropy(report.per_sample["output_counts"],
@@ -251,6 +256,7 @@ def train(
                 grad = replay_gradient(current, data.inputs[idx], None, report.trace,
                                        alpha=config.alpha, upstream=upstream,
                                        silent_hidden=config.silent_gradient,
+                                       detach_reset=config.detach_reset,
                                        compiled=sim.compiled)
                 grad.loss = loss
             grads = [g + config.weight_decay * w for g, w in zip(grad.weights,

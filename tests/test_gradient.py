@@ -22,20 +22,21 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("detach_reset", [False, True])
 @pytest.mark.parametrize("silent_hidden", [False, True])
 @pytest.mark.parametrize("net_options,sim_options", CASES)
-def test_numba_gradient_equals_autograd(net_options, sim_options, silent_hidden):
+def test_numba_gradient_equals_autograd(net_options, sim_options, silent_hidden, detach_reset):
     net = random_feedforward([10, 8, 8, 4], seed=2, gain=2.2, tau_m_ms=3.0, dt_ms=1.0,
                              **net_options)
     inputs = random_inputs(3, 3, 10, rate=0.5, seed=1)
     labels = np.array([0, 1, 2])
     report = Simulator(net, seed=3, **sim_options).run(inputs, labels, record=True)
     grad = replay_gradient(net, inputs, labels, report.trace, alpha=2.0,
-                           silent_hidden=silent_hidden)
+                           silent_hidden=silent_hidden, detach_reset=detach_reset)
     np.testing.assert_array_equal(grad.output_counts, report.per_sample["output_counts"])
     weights = [torch.tensor(p.weight, requires_grad=True) for p in net.projections]
     loss, _ = autograd_replay_loss(net, inputs, labels, report.trace, weights, alpha=2.0,
-                                   silent_hidden=silent_hidden)
+                                   silent_hidden=silent_hidden, detach_reset=detach_reset)
     expected = torch.autograd.grad(loss, weights)
     assert grad.loss == pytest.approx(float(loss.detach()), rel=1e-12)
     for mine, ref in zip(grad.weights, expected, strict=True):
@@ -151,3 +152,15 @@ def test_replay_over_threads_is_deterministic_and_agrees_with_one_thread():
         np.testing.assert_array_equal(b, c)
     assert one.loss == two.loss and np.array_equal(one.output_counts, two.output_counts)
     assert any(np.any(w != 0) for w in one.weights)
+
+
+def test_detaching_the_reset_changes_the_gradient_not_the_loss():
+    net = random_feedforward([10, 8, 8, 4], seed=2, gain=2.2, tau_m_ms=3.0, dt_ms=1.0)
+    inputs = random_inputs(3, 3, 10, rate=0.5, seed=1)
+    labels = np.array([0, 1, 2])
+    report = Simulator(net, seed=3, policy="random", forward_group=2).run(inputs, labels,
+                                                                          record=True)
+    full = replay_gradient(net, inputs, labels, report.trace)
+    detached = replay_gradient(net, inputs, labels, report.trace, detach_reset=True)
+    assert detached.loss == full.loss
+    assert not np.allclose(detached.weights[0], full.weights[0])

@@ -44,6 +44,7 @@ LossSpec = namedtuple("LossSpec", (
     "alpha",          # float: steepness of the arctan surrogate
     "silent_hidden",  # bool: hidden neurons below threshold pass gradient too
     "n_samples",      # int: the cross-entropy is a mean over this many samples
+    "detach_reset",   # bool: no gradient through the reset's dependence on the spike
 ))
 
 EventLog = namedtuple("EventLog", (
@@ -425,8 +426,8 @@ def _reverse(s, net, trace, spec, log, adj, dweights):
         for i in range(n_steps - 1, -1, -1):
             _reverse_silent_deliveries(t, i, i == n_steps - 1, net, log, adj)
             _reverse_deliveries(t, i, net, log, adj, dweights)
-            _reverse_events(t, i, net, spec.alpha, log, adj)
-            _reverse_silent(t, i, net, spec.alpha, log, adj)
+            _reverse_events(t, i, net, spec, log, adj)
+            _reverse_silent(t, i, net, spec, log, adj)
         _reverse_inputs(t, net, log, adj, dweights)
         _reverse_pass_start(t, net, log, adj)
 
@@ -533,33 +534,38 @@ def _reverse_deliveries(t, i, net, log, adj, dweights):
 
 
 @nb.njit(cache=True, _nrt=False)
-def _reverse_events(t, i, net, alpha, log, adj):
-    """Firing events of step ``i``: through the spike's surrogate and the reset."""
+def _reverse_events(t, i, net, spec, log, adj):
+    """Firing events of step ``i``: through the spike's surrogate and the reset (unless the
+    reset is detached: then the membrane after a hard reset does not depend on the one before,
+    and after a soft reset it does with slope 1)."""
     f = adj.position[1]
     lam = adj.lam
     while f >= 0 and log.ev_pass[f] == t and log.ev_step[f] == i:
         n = log.ev_neuron[f]
         v = log.ev_upre[f] - net.threshold[n]
         if net.soft_reset[n]:
-            ds = adj.ev_ds[f] - lam[n] * net.reset_amount[n]
-            lam[n] = lam[n] + ds * _surrogate(v, alpha)
+            through_reset = 0.0 if spec.detach_reset else lam[n] * net.reset_amount[n]
+            lam[n] = lam[n] + (adj.ev_ds[f] - through_reset) * _surrogate(v, spec.alpha)
         else:
-            ds = adj.ev_ds[f] - lam[n] * log.ev_upre[f]
-            lam[n] = ds * _surrogate(v, alpha)
+            through_reset = 0.0 if spec.detach_reset else lam[n] * log.ev_upre[f]
+            lam[n] = (adj.ev_ds[f] - through_reset) * _surrogate(v, spec.alpha)
         f -= 1
     adj.position[1] = f
 
 
 @nb.njit(cache=True, _nrt=False)
-def _reverse_silent(t, i, net, alpha, log, adj):
+def _reverse_silent(t, i, net, spec, log, adj):
     """Silent evaluations of step ``i``: s = H(u - U_thr) = 0 adds to the count or is
-    delivered; the reset u (1 - s) or u - s U_thr (soft) still depends on u through s."""
+    delivered; the reset u (1 - s) or u - s U_thr (soft) still depends on u through s, unless
+    the reset is detached."""
     q = adj.position[2]
     lam = adj.lam
     while q >= 0 and log.sl_pass[q] == t and log.sl_step[q] == i:
         n = log.sl_neuron[q]
-        grad = _surrogate(log.sl_u[q] - net.threshold[n], alpha)
+        grad = _surrogate(log.sl_u[q] - net.threshold[n], spec.alpha)
         through_reset = net.reset_amount[n] if net.soft_reset[n] else log.sl_u[q]
+        if spec.detach_reset:
+            through_reset = 0.0
         lam[n] = lam[n] * (1.0 - through_reset * grad) + adj.sl_ds[q] * grad
         q -= 1
     adj.position[2] = q
