@@ -196,10 +196,17 @@ def test_shd_like_shape_and_activity():
     assert quiet.inputs.sum(axis=2).mean() < 5  # the bands alone are sparse
 
 
-def test_shd_like_needs_time():
-    train, test = shd_like(300, seed=0), shd_like(300, seed=1)
+def _summed_and_timed(make, n: int):
+    """Held-out samples of generator ``make`` and the nearest-class-mean accuracy on summed
+    counts (with its predictions) and on counts in ten time windows."""
+    train, test = make(n, seed=0), make(n, seed=1)
     summed, predicted = _nearest_class_mean(train, test, _summed)
     timed, _ = _nearest_class_mean(train, test, _ten_windows)
+    return test, summed, predicted, timed
+
+
+def test_shd_like_needs_time():
+    test, summed, predicted, timed = _summed_and_timed(shd_like, 300)
     assert timed > 0.9  # chance is 0.05
     assert timed > summed + 0.3
     # classes 2k and 2k + 1 use the same bands in another order: summed counts confuse them
@@ -225,9 +232,7 @@ def test_dvs_like_shape_activity_and_event_polarity():
 
 
 def test_dvs_like_pairs_differ_in_time_only():
-    train, test = dvs_like(440, seed=0), dvs_like(440, seed=1)
-    summed, predicted = _nearest_class_mean(train, test, _summed)
-    timed, _ = _nearest_class_mean(train, test, _ten_windows)
+    test, summed, predicted, timed = _summed_and_timed(dvs_like, 440)
     assert timed > 0.8  # chance is 0.09
     assert timed > summed + 0.1
     # summed counts mistake a class for its direction or speed partner far more often than
