@@ -38,7 +38,7 @@ class Preset:
     note: str = ""
 
 
-#: the paper's table 6 per task; count_scale and stop are ours (see each note)
+#: the paper's table 6 per task; count_scale, stop and detach_reset are ours (see each note)
 PRESETS: dict[str, Preset] = {
     "nmnist": Preset(
         data="nmnist-like", architecture="2312-64-64-64-10", tau_m_ms=1.0, dt_ms=10.0,
@@ -63,8 +63,9 @@ PRESETS: dict[str, Preset] = {
         settings=dict(batch_size=32, epochs=70, learning_rate=1e-4, weight_decay=1e-5,
                       alpha=10.0, input_dropout=0.2, forward_group=8, refractory_dropout=0.8,
                       momentum_noise=0.1, count_scale=0.05, stop="drain"),
-        note="count_scale 0.05 as for shd; stop drain (the paper's training stop): trained "
-             "with the on-output stop, unlayered training stayed at 0.41 (docs/reproduce.md)"),
+        note="count_scale 0.05: raw counts over 30 bins saturate the softmax; stop drain (the "
+             "paper's training stop): trained with the on-output stop, unlayered training "
+             "stayed at 0.41 (docs/reproduce.md)"),
 }
 
 
