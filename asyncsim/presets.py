@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
+from .training import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class Preset:
     samples: int
     settings: dict[str, Any] = field(default_factory=dict)
     note: str = ""
+
+    def network_options(self) -> dict[str, float]:
+        """The neuron settings of the preset's architecture, as ``build_network`` takes them."""
+        return dict(tau_m_ms=self.tau_m_ms, dt_ms=self.dt_ms, threshold=self.threshold)
 
 
 #: the paper's table 6 per task; count_scale, stop and detach_reset are ours (see each note)
@@ -76,9 +81,7 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-def preset_config(name: str, **given: Any):
+def preset_config(name: str, **given: Any) -> TrainConfig:
     """A :class:`~asyncsim.training.TrainConfig` from preset ``name``, with ``given`` field
     values replacing the preset's."""
-    from .training import TrainConfig
-
     return TrainConfig(**{**get_preset(name).settings, **given})

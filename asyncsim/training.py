@@ -151,14 +151,6 @@ def evaluate(network: Network, data: FrameDataset, config: TrainConfig) -> Repor
     return Simulator(network, **options, seed=config.seed).run(data)
 
 
-def held_out_accuracy(network: Network, dataset: str, n_samples: int,
-                      config: TrainConfig) -> float | None:
-    """Accuracy of ``network`` on :func:`held_out_data` under the training schedule without
-    its dropouts; None where there is no held-out split."""
-    test = held_out_data(dataset, n_samples, config)
-    return None if test is None else evaluate(network, test, config).accuracy
-
-
 #: columns of the training curves (:func:`train`'s history and :func:`write_curves`' CSV):
 #: epoch (from 1), mean batch loss, training accuracy and activation density as simulated
 #: during the epoch (dropouts on), held-out accuracy and density after it (empty without a
@@ -244,20 +236,16 @@ def train(
             sim = Simulator(current, seed=config.seed * 1_000_003 + epoch * 1009 + b,
                             **options)
             report = sim.run(data.inputs[idx], data.labels[idx], record=True)
+            replay = dict(alpha=config.alpha, silent_hidden=config.silent_gradient,
+                          detach_reset=config.detach_reset, compiled=sim.compiled)
             if config.count_scale == 1.0:
                 grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
-                                       report.trace, alpha=config.alpha,
-                                       silent_hidden=config.silent_gradient,
-                                       detach_reset=config.detach_reset,
-                                       compiled=sim.compiled)
+                                       report.trace, **replay)
             else:
                 loss, upstream = scaled_cross_entropy(report.per_sample["output_counts"],
                                                       data.labels[idx], config.count_scale)
                 grad = replay_gradient(current, data.inputs[idx], None, report.trace,
-                                       alpha=config.alpha, upstream=upstream,
-                                       silent_hidden=config.silent_gradient,
-                                       detach_reset=config.detach_reset,
-                                       compiled=sim.compiled)
+                                       upstream=upstream, **replay)
                 grad.loss = loss
             grads = [g + config.weight_decay * w for g, w in zip(grad.weights,
                                                                   weights[:n_weights],

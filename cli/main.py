@@ -263,10 +263,12 @@ def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, t
                              "2312-64-64-64-10) or --preset")
         model = recipe.architecture
 
-    def pick(value, name: str, fallback):
-        return value if value is not None else getattr(recipe, name, fallback)
-
-    data, samples = pick(data, "data", "nmnist-like"), pick(samples, "samples", 1024)
+    data = data or (recipe.data if recipe else "nmnist-like")
+    samples = samples or (recipe.samples if recipe else 1024)
+    # neuron settings: given > the preset's > build_network's defaults
+    neurons = recipe.network_options() if recipe else {}
+    neurons.update({k: v for k, v in dict(tau_m_ms=tau_m_ms, dt_ms=dt_ms,
+                                          threshold=threshold).items() if v is not None})
     curves_path = curves_path or str(Path(out_path).with_suffix("")) + ".curves.csv"
     for path, what in ((out_path, "model file"), (curves_path, "training curves file"),
                        (checkpoint, "checkpoint file")):
@@ -275,10 +277,8 @@ def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, t
     given_fields = given(parameters, TrainConfig)
     config = (preset_config(preset, **given_fields) if preset
               else TrainConfig(**given_fields))
-    network = build_network(model, seed=config.seed, tau_m_ms=pick(tau_m_ms, "tau_m_ms", 1.0),
-                            dt_ms=pick(dt_ms, "dt_ms", 10.0),
-                            threshold=pick(threshold, "threshold", 0.3), synapse=synapse,
-                            tau_syn_ms=tau_syn_ms, name=Path(out_path).stem)
+    network = build_network(model, seed=config.seed, synapse=synapse, tau_syn_ms=tau_syn_ms,
+                            name=Path(out_path).stem, **neurons)
     compile_network(network, allow_large)  # refuse a network too large before any work
     train_set = _load_data(data, samples, config.seed, allow_large)
     Simulator(network, allow_large=allow_large).validate(train_set.inputs, train_set.labels)

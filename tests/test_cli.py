@@ -211,6 +211,14 @@ def test_train_preset_fills_what_is_not_given_and_curves_are_plotted(tmp_path):
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
     missing = _run("train", "--out", str(tmp_path / "x.yaml"))
     assert missing.exit_code == 2 and "--preset" in missing.output
+    # the preset's neuron settings build its architecture; a given one replaces its own
+    dvs = tmp_path / "dvs.yaml"
+    result = _run("train", "--preset", "dvs", "--samples", "16", "--test-samples", "0",
+                  "--epochs", "1", "--batch-size", "16", "--threshold", "0.5", "--out", str(dvs))
+    assert result.exit_code == 0, result.output
+    model = load_model(dvs)
+    assert model.dt_ms == 20.0 and model.input_size == 2048
+    assert np.all(model.layers[0].tau_m_ms == 100.0) and np.all(model.layers[0].threshold == 0.5)
 
 
 def test_train_command_builds_current_based_layers_and_learns_biases(tmp_path):
