@@ -17,12 +17,10 @@ from .tasks import randman, sequence_detection, yin_yang
 
 #: generated datasets by name: a function (n_samples, seed) -> FrameDataset
 BUILTIN = {"nmnist-like": nmnist_like, "shd-like": shd_like, "dvs-like": dvs_like,
-           "yin-yang": yin_yang,
-           "sequence": sequence_detection, "randman": randman}
+           "yin-yang": yin_yang, "sequence": sequence_detection, "randman": randman}
 #: (timesteps, features) of each generated dataset, for size estimates before generating
 SHAPES = {"nmnist-like": (10, 2312), "shd-like": (100, 350), "dvs-like": (30, 2048),
-          "yin-yang": (30, 5),
-          "sequence": (11, 2), "randman": (50, 100)}
+          "yin-yang": (30, 5), "sequence": (11, 2), "randman": (50, 100)}
 
 
 def load_dataset(spec: str, n_samples: int | None = None, seed: int = 0,

@@ -325,7 +325,9 @@ def plot_report(report: dict[str, Any], figure: int, out: str | Path) -> None:
 def is_training_curves(rows: list[dict[str, Any]]) -> bool:
     """Whether results rows are training curves (``asyncsim train --curves``) rather than a
     sweep's points."""
-    return bool(rows) and {"epoch", "loss", "test_accuracy"} <= rows[0].keys()
+    from ..training import CURVE_COLUMNS
+
+    return bool(rows) and set(CURVE_COLUMNS) <= rows[0].keys()
 
 
 def plot_training_curves(rows: list[dict[str, Any]], out: str | Path,
@@ -344,7 +346,7 @@ def plot_training_curves(rows: list[dict[str, Any]], out: str | Path,
         ax.plot(epochs, [r[column] for r in rows], marker="o", markersize=3,
                 label="training (dropouts on)")
         held = [(r["epoch"], r[f"test_{column}"]) for r in rows
-                if r.get(f"test_{column}") not in (None, "")]
+                if r[f"test_{column}"] is not None]
         if held:
             ax.plot(*zip(*held, strict=True), marker="s", markersize=3, label="held out")
         ax.set_ylabel(label)
