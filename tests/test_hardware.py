@@ -295,3 +295,21 @@ def test_a_profile_without_a_delay_limit_runs_delays_without_warning():
                   [DenseProjection("input", "h", np.ones((4, 3))),
                    DenseProjection("h", "o", np.ones((2, 4)), delay=40)])
     assert ChipSimulator(net, "ideal-async").warnings == []
+
+
+def test_one_layer_per_core_placement_does_not_depend_on_the_hash_seed():
+    """Speck places each layer on a core of its own (a bipartite matching); with tuple nodes
+    the matching, and so the hop counts, changed from one process to the next."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from asyncsim import compile_network, load_model\n"
+            "from asyncsim.hardware import load_profile, map_network\n"
+            "net = load_model('nmnist-conv')\n"
+            "m = map_network(compile_network(net), load_profile('speck'), network=net)\n"
+            "print(m.core_of.tolist(), m.route_hops.tolist())\n")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}
+                              ).stdout for seed in (5, 6, 7, 9)}
+    assert len(outputs) == 1

@@ -245,22 +245,22 @@ def _one_layer_per_core(compiled: CompiledNetwork, profile: HardwareProfile,
         if len(targets) > 2:
             raise InputError(f"profile '{name}': layer '{layer.name}' sends to {len(targets)} "
                              f"layers; a core sends to at most 2 other cores")
+    # integer nodes (layers 0..L-1, then cores): the matching found then does not depend on
+    # the process's string-hash seed, as it did with ("layer", i) tuples
+    n_layers = len(layers)
     graph = nx.Graph()
-    graph.add_nodes_from((("layer", i) for i in range(len(layers))), bipartite=0)
-    graph.add_nodes_from((("core", c) for c in range(n_chip)), bipartite=1)
+    graph.add_nodes_from(range(n_layers + n_chip))
     for i, (neurons, kernel) in enumerate(needs):
         for c in range(n_chip):
             if neurons <= memory.neuron_memory[c] and kernel <= memory.kernel_memory[c]:
-                graph.add_edge(("layer", i), ("core", c))
-    layer_nodes = [("layer", i) for i in range(len(layers))]
-    matching = nx.bipartite.hopcroft_karp_matching(graph, top_nodes=layer_nodes)
-    unplaced = [layers[i].name for i in range(len(layers)) if ("layer", i) not in matching]
+                graph.add_edge(i, n_layers + c)
+    matching = nx.bipartite.hopcroft_karp_matching(graph, top_nodes=range(n_layers))
+    unplaced = [layers[i].name for i in range(n_layers) if i not in matching]
     if unplaced:
         raise InputError(f"profile '{name}': layers {', '.join(unplaced)} find no core of "
                          f"their own: each core holds one layer, and too few cores have the "
                          f"neuron and kernel memory they need (layer_cores)")
-    chip_core = np.array([matching[("layer", i)][1] for i in range(len(layers))],
-                         dtype=np.int64)
+    chip_core = np.array([matching[i] - n_layers for i in range(n_layers)], dtype=np.int64)
     used = np.sort(chip_core)
     renumber = {int(c): k for k, c in enumerate(used)}
     core_of = np.empty(compiled.n_neurons, dtype=np.int64)
