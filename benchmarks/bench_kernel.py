@@ -15,9 +15,12 @@ operations per second:
   plus zero-weight synapses) / total run time;
 * ``ns_per_net_sop`` and ``ns_per_current``: the inverse, in nanoseconds per operation.
 
-In the same run, the dense vectorized baseline (``benchmarks/dense_baseline.py``: full-vector
-update and a full sort per forward step, as the paper's PyTorch code does) runs on a subset, and
-the speedup ratio is printed (``--baseline-samples 0`` skips it).
+In the same run, the layer-synchronized NumPy pass (``benchmarks/layered_baseline.py``: the
+same network layer by layer over the whole batch, float32 matrix products, no asynchrony) times
+every workload: the ratio kernel / layered pass at F = 8 is the yardstick of "input
+integration at matrix speed". The dense vectorized baseline (``benchmarks/dense_baseline.py``:
+full-vector update and a full sort per forward step, as the paper's PyTorch code does) runs on a
+subset, and the speedup ratio is printed (``--baseline-samples 0`` skips it).
 
 ``--compare PYTHON`` measures both installations in separate processes, round after round
 (this one, the other, this one, ...), keeps each one's best time per configuration and prints
@@ -110,6 +113,23 @@ def dense_rows(args: dict) -> list[dict]:
     return rows
 
 
+def layered_rows(args: dict) -> list[dict]:
+    """The layer-synchronized NumPy pass over each workload's whole batch, per thread count
+    (the BLAS threads follow ``OPENBLAS_NUM_THREADS``; set it to 1 for one-thread figures)."""
+    from layered_baseline import layered_pass
+
+    rows = []
+    for name, (net, inputs, _) in workloads(args).items():
+        weights = [p.weight for p in net.projections]
+        decay = float(np.exp(-net.dt_ms / net.layers[0].tau_m_ms))
+        threshold = float(net.layers[0].threshold)
+        t = best_time(partial(layered_pass, weights, inputs, threshold, decay), args["repeats"])
+        rows.append({"workload": name, "samples": len(inputs), "seconds": t,
+                     "samples_per_s": len(inputs) / t})
+        print(json.dumps({"layered": rows[-1]}), flush=True)
+    return rows
+
+
 def compare(args: dict, other: str, rounds: int) -> dict:
     """Best rows of this installation and of ``other`` (a Python interpreter), measured in
     alternating processes."""
@@ -152,6 +172,13 @@ def summary(results: dict, threads: list[int]) -> None:
                 print(f"  {name:7s} F={base['F']:3d} threads={n_threads}: kernel "
                       f"{k['samples_per_s']:9.1f} samples/s; baseline batch {base['batch']:3d} "
                       f"{base['samples_per_s']:8.1f} samples/s; speedup {speedup:7.1f}x")
+        for layered in (r for r in results.get("layered", []) if r["workload"] == name):
+            for group in sorted({f for f, _ in kernel}):
+                k = kernel[(group, threads[0])]
+                ratio = k["samples_per_s"] / layered["samples_per_s"]
+                results.setdefault("ratio_to_layered", {})[f"{name}_F{group}"] = ratio
+                print(f"  {name:7s} F={group:3d} kernel / layered NumPy pass ({threads[0]} "
+                      f"thread): {ratio:.2f}")
         if (1, threads[0]) in kernel and (64, threads[0]) in kernel:
             for unit in ("ns_per_net_sop", "ns_per_current"):
                 ratio = kernel[(1, threads[0])][unit] / kernel[(64, threads[0])][unit]
@@ -190,6 +217,7 @@ def main() -> None:
         results["rows"] = measure(args)
         for row in results["rows"]:
             print(json.dumps(row), flush=True)
+        results["layered"] = layered_rows(args)
         results["baseline"] = dense_rows(args) if a.baseline_samples > 0 else []
         summary(results, args["threads"])
     if a.out:

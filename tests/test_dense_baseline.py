@@ -13,6 +13,7 @@ from asyncsim import Simulator, random_feedforward
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from dense_baseline import dense_run  # noqa: E402
+from layered_baseline import layered_pass  # noqa: E402
 
 THR = 0.3
 
@@ -149,3 +150,15 @@ def test_threshold_is_strict_and_output_spikes_are_not_queued():
     np.testing.assert_array_equal(got["output_counts"], [[1]])
     assert got["sops"][0] == 1
     assert got["steps"][0] == 1 + 2
+
+
+def test_layered_numpy_baseline_equals_layer_synchronized_kernel():
+    """The speed yardstick of benchmarks/bench_kernel.py computes what the kernel computes
+    under layer synchronization (float64, so that no threshold crossing can differ)."""
+    net = random_feedforward([30, 20, 15, 5], seed=4, tau_m_ms=20.0, dt_ms=1.0, threshold=0.3)
+    inputs = (np.random.default_rng(1).random((6, 8, 30)) < 0.3).astype(np.uint8)
+    report = Simulator(net, synchronization="layer").run(inputs)
+    decay = float(np.exp(-net.dt_ms / net.layers[0].tau_m_ms))
+    counts = layered_pass([p.weight for p in net.projections], inputs, 0.3, decay, np.float64)
+    assert counts.sum() > 0
+    np.testing.assert_array_equal(counts, report.per_sample["output_counts"])

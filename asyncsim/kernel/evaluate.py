@@ -74,24 +74,26 @@ def _expand(sample, net, chip, settings, state, front, work, out, at):
     for r in range(at[N_RANGES]):
         first = np.uint64(front.range_first[r])
         end = first + np.uint64(front.range_size[r])
-        for un in range(first, end):
-            if updated[un] != stamp:
-                updated[un] = stamp
-                counters[sample, NEURON_UPDATES] += 1
-                if track_cores:
+        if track_cores:
+            for un in range(first, end):
+                if updated[un] != stamp:
                     work.updates[chip.core_of[un]] += 1
         n_currents = front.range_currents[r]
         n_messages = front.range_messages[r]
+        # one branch-free loop that the compiler vectorizes; listing the neurons that may fire
+        # (a branch per neuron) comes after it
+        n_updated = 0
         for un in range(first, end):
+            n_updated += updated[un] != stamp
+            updated[un] = stamp
             currents[un] += n_currents
             messages[un] += n_messages
-        if has_syn:
-            for un in range(first, end):
+            if has_syn:
                 syn[un] += x[un]  # the synaptic current integrates even while refractory
-        for un in range(first, end):
-            if in_refractory[un] == 0:
-                u[un] = min(max(u[un] + x[un], u_low[un]), u_high[un])
+            integrated = min(max(u[un] + x[un], u_low[un]), u_high[un])
+            u[un] = integrated if in_refractory[un] == 0 else u[un]
             x[un] = 0.0
+        counters[sample, NEURON_UPDATES] += n_updated
         for un in range(first, end):
             # a neuron held after a zero_hold reset cannot fire, but still owes its barrier
             if (in_refractory[un] == 0 or (emit_barriers and fired[un] == 0)) and (

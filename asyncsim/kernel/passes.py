@@ -150,11 +150,19 @@ def _bring_in_input(t, sample, net, settings, user_key, frame, state, front, que
     stamp, next_base = at[STAMP], at[NEXT_BASE]
     n_next, n_ranges = at[N_NEXT], at[N_RANGES]
     n_pending, n_input_pending = at[N_PENDING], at[N_INPUT_PENDING]
-    for ui in range(np.uint64(frame.shape[0])):
-        c = np.int64(frame[ui])
-        if c == 0:
+    if settings.queued_input:
+        # a queued input event reads its count when delivered: silent features must read 0
+        for ui in range(state.input_count.shape[0]):
             state.input_count[ui] = 0
-            continue
+    active = state.active_inputs
+    n_active = 0
+    for ui in range(frame.shape[0]):
+        # branch-free: a data-dependent branch per feature mispredicts at every active one
+        active[n_active] = ui
+        n_active += frame[ui] != 0
+    for k in range(n_active):
+        ui = np.uint64(active[k])
+        c = np.int64(frame[ui])
         if settings.input_dropout > 0.0:
             kept = 0
             for _ in range(c):
@@ -170,7 +178,8 @@ def _bring_in_input(t, sample, net, settings, user_key, frame, state, front, que
                     rec.inputs[in_at + 1] = np.int64(ui)
                     rec.inputs[in_at + 2] = c
                 at[INPUT_AT] = in_at + 3
-        state.input_count[ui] = c
+        if settings.queued_input:
+            state.input_count[ui] = c
         if c == 0:
             continue
         src = n_neurons + np.int64(ui)

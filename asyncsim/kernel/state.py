@@ -30,6 +30,7 @@ NeuronState = namedtuple("NeuronState", (
     "new_messages",  # arrived, counted from the next step on
     "currents",      # currents integrated since the last spike (reactivity)
     "input_count",   # surviving spikes of each input feature in this pass
+    "active_inputs",  # the features with spikes in this pass, ascending (scratch)
     "syn",           # synaptic current (current-based synapses), membrane units
     "held",          # fired with reset zero_hold: held at zero through the next pass
     "future",        # (max_delay + 1, N) currents of delayed synapses, by arrival pass
@@ -67,8 +68,8 @@ def new_neuron_state(n_neurons, n_inputs, max_delay):
         np.zeros(n_neurons, dtype=np.uint8), np.zeros(n_neurons, dtype=np.uint8),
         np.zeros(n_neurons, dtype=np.uint8), np.zeros(n_neurons, dtype=np.int64),
         np.zeros(n_neurons, dtype=np.int64), np.zeros(n_neurons, dtype=np.int64),
-        np.zeros(n_inputs, dtype=np.int64), np.zeros(n_neurons),
-        np.zeros(n_neurons, dtype=np.uint8),
+        np.zeros(n_inputs, dtype=np.int64), np.empty(n_inputs, dtype=np.int64),
+        np.zeros(n_neurons), np.zeros(n_neurons, dtype=np.uint8),
         np.zeros((max_delay + 1, n_neurons if max_delay > 0 else 0)),
         np.zeros(n_neurons, dtype=np.int64), np.zeros(n_neurons))
 
