@@ -234,3 +234,12 @@ def test_train_command_builds_current_based_layers_and_learns_biases(tmp_path):
     assert all(layer.synapse == "current" for layer in model.layers)
     assert all(np.all(layer.tau_syn_ms == 20.0) for layer in model.layers)
     assert isinstance(model.layers[0].bias, np.ndarray) and np.any(model.layers[0].bias != 0)
+
+
+def test_every_generated_dataset_is_described_in_data_list():
+    from asyncsim.datasets import BUILTIN
+    from cli.main import GENERATED
+
+    assert set(GENERATED) == set(BUILTIN)
+    listing = _run("data", "list").output
+    assert all(f"{name}  " in listing for name in BUILTIN)

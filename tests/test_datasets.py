@@ -10,6 +10,7 @@ from asyncsim import InputError
 from asyncsim.datasets import (
     BUILTIN,
     FrameDataset,
+    cifar_like,
     dvs_like,
     events_to_frames,
     events_to_frames_2d,
@@ -215,6 +216,20 @@ def test_shd_like_needs_time():
     assert np.mean(predicted[wrong] == (test.labels[wrong] ^ 1)) > 0.8
 
 
+def test_cifar_like_is_seeded_rate_coded_and_learnable_from_its_pixels():
+    a, a2, b = cifar_like(200, seed=0), cifar_like(200, seed=0), cifar_like(40, seed=1)
+    np.testing.assert_array_equal(a.inputs, a2.inputs)
+    assert not np.array_equal(a.inputs[:40], b.inputs)
+    assert a.inputs.shape == (200, 1, 3072) and a.n_classes == 10 and a.name == "cifar-like"
+    assert a.inputs.max() <= 4 and 0.3 < np.mean(a.inputs > 0) < 0.8
+    assert cifar_like(4, max_count=1, n_timesteps=3).inputs.shape == (4, 3, 3072)
+    # the classes are told apart by the pixels: nearest class mean on held-out samples
+    x, y = a.inputs.reshape(200, -1).astype(float), a.labels
+    means = np.stack([x[:150][y[:150] == k].mean(axis=0) for k in range(10)])
+    predicted = np.argmin(((x[150:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    assert np.mean(predicted == y[150:]) > 0.6
+
+
 def test_dvs_like_shape_activity_and_event_polarity():
     data = dvs_like(64, seed=2)
     assert data.inputs.shape == (64, 30, 2048) and data.n_classes == 11
@@ -377,8 +392,8 @@ def test_load_dataset_builtins_and_unknown_names():
     assert "\n" not in str(info.value)
     with pytest.raises(InputError, match="n_samples"):
         load_dataset("nmnist-like", n_samples=0)
-    assert set(BUILTIN) == {"nmnist-like", "shd-like", "dvs-like", "yin-yang", "sequence",
-                            "randman"}
+    assert set(BUILTIN) == {"nmnist-like", "shd-like", "dvs-like", "cifar-like", "yin-yang",
+                            "sequence", "randman"}
 
 
 def test_background_frames_drawn_in_chunks_equal_one_whole_draw():

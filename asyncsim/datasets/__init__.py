@@ -10,10 +10,10 @@ from .frames import (
     from_arrays,
     load_npz,
 )
-from .generated import dvs_like, nmnist_like, shd_like
+from .generated import cifar_like, dvs_like, nmnist_like, shd_like
 from .registry import BUILTIN, load_dataset
 from .tasks import randman, sequence_detection, yin_yang
 
-__all__ = ["BUILTIN", "FrameDataset", "dvs_like", "events_to_frames", "events_to_frames_2d",
-           "from_arrays", "load_dataset", "load_npz", "nmnist_like", "randman",
-           "sequence_detection", "shd_like", "yin_yang"]
+__all__ = ["BUILTIN", "FrameDataset", "cifar_like", "dvs_like", "events_to_frames",
+           "events_to_frames_2d", "from_arrays", "load_dataset", "load_npz", "nmnist_like",
+           "randman", "sequence_detection", "shd_like", "yin_yang"]

@@ -12,14 +12,16 @@ from ..errors import InputError
 from ..limits import check_memory
 from . import readers
 from .frames import FrameDataset, load_npz
-from .generated import dvs_like, nmnist_like, shd_like
+from .generated import cifar_like, dvs_like, nmnist_like, shd_like
 from .tasks import randman, sequence_detection, yin_yang
 
 #: generated datasets by name: a function (n_samples, seed) -> FrameDataset
 BUILTIN = {"nmnist-like": nmnist_like, "shd-like": shd_like, "dvs-like": dvs_like,
+           "cifar-like": cifar_like,
            "yin-yang": yin_yang, "sequence": sequence_detection, "randman": randman}
 #: (timesteps, features) of each generated dataset, for size estimates before generating
 SHAPES = {"nmnist-like": (10, 2312), "shd-like": (100, 350), "dvs-like": (30, 2048),
+          "cifar-like": (1, 3072),
           "yin-yang": (30, 5), "sequence": (11, 2), "randman": (50, 100)}
 
 
