@@ -41,7 +41,7 @@ GENERATED = {
     "dvs-like": "event camera, DVS-gesture-shaped: 2 x 32 x 32 inputs, 11 classes of moving "
                 "shapes, 30 steps of 20 ms",
     "cifar-like": "static images, CIFAR-10-shaped: 3 x 32 x 32 inputs rate-coded (counts 0-4), "
-                  "10 classes, 1 step",
+                  "10 classes, 4 steps of 1 ms",
     "yin-yang": "Yin-Yang (Kriener et al.): 5 spike-time inputs, 3 classes, 30 steps of 1 ms",
     "sequence": "sequence detection: 2 inputs, 2 classes told by order, 11 steps of 1 ms",
     "randman": "random manifolds (Zenke): 100 units, 4 classes, 50 steps of 1 ms",

@@ -54,6 +54,54 @@ def nmnist_conv(seed: int = 0, **metadata) -> Network:
                    metadata=dict(metadata))
 
 
+def _xavier(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Xavier-uniform weights of a (out, in) matrix or (out, in, kh, kw) kernel."""
+    receptive = int(np.prod(shape[2:])) if len(shape) == 4 else 1
+    bound = math.sqrt(6.0 / (shape[1] * receptive + shape[0] * receptive))
+    return rng.uniform(-bound, bound, size=shape)
+
+
+def conv_stack(name: str, input_shape: tuple[int, int, int], blocks: list[tuple[int, int]],
+               n_classes: int, neuron: dict, dt_ms: float, seed: int = 0,
+               **metadata) -> Network:
+    """A VGG-style stack: one 3x3 convolution (padding 1) per ``(channels, stride)`` block,
+    stride 2 standing in for pooling (the simulator has no pooling layer), then a dense layer to
+    ``n_classes`` outputs; Xavier-uniform weights drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    shape = input_shape
+    layers, projections, source = [], [], "input"
+    for k, (channels, stride) in enumerate(blocks):
+        weight = _xavier(rng, (channels, shape[0], 3, 3))
+        conv = ConvProjection(source, f"conv{k + 1}", weight, shape, stride=stride, padding=1)
+        layers.append(Layer(conv.target, conv.target_size, **neuron))
+        projections.append(conv)
+        shape, source = conv.output_shape, conv.target
+    flat = int(np.prod(shape))
+    layers.append(Layer("output", n_classes, **neuron))
+    projections.append(DenseProjection(source, "output", _xavier(rng, (n_classes, flat))))
+    return Network(int(np.prod(input_shape)), layers, projections, dt_ms=dt_ms, name=name,
+                   metadata=dict(metadata))
+
+
+def cifar_vgg(seed: int = 0, **metadata) -> Network:
+    """VGG-style network for the CIFAR-10-shaped input (3 x 32 x 32): 3x3 convolutions of 64,
+    64 (stride 2), 128, 128 (stride 2), 256, 256 (stride 2) channels, then dense to 10;
+    143 360 neurons, 1.2 M kernel parameters, 68 M synapses if expanded. Integrate-and-fire
+    neurons, hard reset, threshold 0.5."""
+    blocks = [(64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2)]
+    return conv_stack("cifar-vgg-untrained", (3, 32, 32), blocks, 10,
+                      dict(neuron="if", threshold=0.5, reset="hard"), 1.0, seed, **metadata)
+
+
+def dvs_conv(seed: int = 0, **metadata) -> Network:
+    """Convolutional network for the DVS-gesture-shaped input (2 x 32 x 32): 3x3 convolutions
+    of 16 (stride 2), 32 (stride 2) and 64 (stride 2) channels, then dense to 11; LIF neurons
+    with tau_m 100 ms at 20 ms timesteps, as the dvs preset."""
+    blocks = [(16, 2), (32, 2), (64, 2)]
+    return conv_stack("dvs-conv-untrained", (2, 32, 32), blocks, 11,
+                      dict(tau_m_ms=100.0, threshold=0.3), 20.0, seed, **metadata)
+
+
 def main(folder: str) -> None:
     for name, (sizes, dataset, params) in SPECS.items():
         net = random_feedforward(sizes, seed=0, name=name, trained=False, dataset=dataset,
@@ -65,6 +113,12 @@ def main(folder: str) -> None:
     conv.description = ("UNTRAINED placeholder (nmnist-like, convolutional, fits Speck; "
                         "Xavier-uniform, seed 0)")
     save_model(conv, Path(folder) / f"{conv.name}.yaml")
+    for make, dataset, what in ((cifar_vgg, "cifar-like", "VGG-style"),
+                                (dvs_conv, "dvs-like", "convolutional")):
+        net = make(0, trained=False, dataset=dataset, produced_by=f"{COMMAND} {folder}",
+                   weight_seed=0)
+        net.description = f"UNTRAINED placeholder ({dataset}, {what}; Xavier-uniform, seed 0)"
+        save_model(net, Path(folder) / f"{net.name}.yaml")
 
 
 if __name__ == "__main__":

@@ -220,7 +220,7 @@ def test_cifar_like_is_seeded_rate_coded_and_learnable_from_its_pixels():
     a, a2, b = cifar_like(200, seed=0), cifar_like(200, seed=0), cifar_like(40, seed=1)
     np.testing.assert_array_equal(a.inputs, a2.inputs)
     assert not np.array_equal(a.inputs[:40], b.inputs)
-    assert a.inputs.shape == (200, 1, 3072) and a.n_classes == 10 and a.name == "cifar-like"
+    assert a.inputs.shape == (200, 4, 3072) and a.n_classes == 10 and a.name == "cifar-like"
     assert a.inputs.max() <= 4 and 0.3 < np.mean(a.inputs > 0) < 0.8
     assert cifar_like(4, max_count=1, n_timesteps=3).inputs.shape == (4, 3, 3072)
     # the classes are told apart by the pixels: nearest class mean on held-out samples

@@ -1,8 +1,8 @@
 """Generated tasks shaped like the paper's three datasets (no download): ``nmnist-like``
 (spatial, 2312 features, 10 classes, 10 ms timesteps), ``shd-like`` (temporal, 350 channels,
 20 classes, 10 ms) and ``dvs-like`` (moving shapes on an event camera, 2048 inputs, 11 classes,
-20 ms) and ``cifar-like`` (static colour images, 3072 inputs, 10 classes, one
-timestep), each seeded. The tasks of the literature (Yin-Yang, sequence detection,
+20 ms) and ``cifar-like`` (static colour images, 3072 inputs, 10 classes, 4
+timesteps), each seeded. The tasks of the literature (Yin-Yang, sequence detection,
 Randman) are in :mod:`.tasks`.
 """
 
@@ -275,10 +275,12 @@ CIFAR_SIDE = 32
 CIFAR_FEATURES = 3 * CIFAR_SIDE * CIFAR_SIDE
 
 
-def cifar_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 1,
+def cifar_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 4,
                max_count: int = 4, noise: float = 0.15) -> FrameDataset:
     """A seeded static-image task shaped like CIFAR-10: 3 x 32 x 32 = 3072 inputs (channel, y,
-    x), 10 classes, rate-coded; the paper feeds CIFAR-10 in one timestep.
+    x), 10 classes, rate-coded over 4 timesteps (the paper feeds CIFAR-10 in one timestep, as
+    currents; spike counts over a few timesteps let refractory output neurons spike more
+    than once, so that a spike-count readout can be trained).
 
     Each class has a template drawn from :data:`TASK_SEED` (so every ``seed`` samples the same
     task): a colour grating of its own orientation and spatial frequency under three soft
@@ -292,7 +294,7 @@ def cifar_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 1,
     Args:
         n_samples: number of samples; labels are uniform over the 10 classes.
         seed: seed of the sample draws (labels, shifts, brightness, noise, spikes).
-        n_timesteps: timesteps per sample, each with a fresh draw of the counts.
+        n_timesteps: timesteps per sample, each with a fresh draw of the counts (1 ms each).
         max_count: the largest spike count per input and timestep, 1-255.
         noise: standard deviation of the pixel noise, in intensity units, in [0, 1].
 

@@ -21,7 +21,7 @@ BUILTIN = {"nmnist-like": nmnist_like, "shd-like": shd_like, "dvs-like": dvs_lik
            "yin-yang": yin_yang, "sequence": sequence_detection, "randman": randman}
 #: (timesteps, features) of each generated dataset, for size estimates before generating
 SHAPES = {"nmnist-like": (10, 2312), "shd-like": (100, 350), "dvs-like": (30, 2048),
-          "cifar-like": (1, 3072),
+          "cifar-like": (4, 3072),
           "yin-yang": (30, 5), "sequence": (11, 2), "randman": (50, 100)}
 
 
