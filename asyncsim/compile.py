@@ -166,10 +166,11 @@ def compile_network(network: Network, allow_large: bool = False,
     itself or to an earlier layer (1: recurrent spikes arrive in the next timestep, as under
     layer synchronization). ``expand_conv`` compiles convolutions to per-synapse rows as dense
     projections are (the same results; for tests and comparisons)."""
+    synapses = sum(p.n_synapses for p in network.projections)
     rows = sum(p.n_synapses for p in network.projections if not _implicit(p, expand_conv))
     check_memory(float(rows) * BYTES_PER_SYNAPSE + compiled_size_bound(network, expand_conv),
-                 f"network '{network.name}' ({network.n_neurons:,} neurons, {rows:,} "
-                 f"per-synapse rows)", allow_large)
+                 f"network '{network.name}' ({network.n_neurons:,} neurons, {synapses:,} "
+                 f"synapses, {rows:,} of them in per-synapse rows)", allow_large)
     offsets = np.zeros(len(network.layers) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([layer.size for layer in network.layers])
     structure = _structure(network, offsets, recurrent_delay, expand_conv)

@@ -139,8 +139,6 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     dweights = sum(dweights[1:], start=dweights[0].copy())
     dbias = sum(dbias[1:], start=dbias[0].copy())
     biases = np.split(dbias, c.layer_offsets[1:-1])
+    weights = projection_gradients(network, dweights, recurrent_delay, c.expand_conv)
     # summed in sample order, as a running total
-    return Gradient(sum(losses.tolist()) / S,
-                    projection_gradients(network, dweights, recurrent_delay, c.expand_conv),
-                    out_counts,
-                    biases)
+    return Gradient(sum(losses.tolist()) / S, weights, out_counts, biases)
