@@ -19,7 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import convolution
-from .kernel.conv import N_CONV_COLUMNS, SOURCE_FIRST, WEIGHT_START
+from .kernel.conv import (
+    N_CONV_COLUMNS,
+    SOURCE_FIRST,
+    WEIGHT_START,
+    kernel_layout,
+    weight_layout,
+)
 from .limits import check_memory
 from .network import INPUT, ConvProjection, DenseProjection, Network
 
@@ -56,7 +62,8 @@ class CompiledNetwork:
             :mod:`asyncsim.kernel.conv`), sorted by source layer, then target layer; none with
             ``expand_conv``.
         conv_start: (L + 2,) int64 first descriptor of each source layer (index L: the input).
-        conv_weights: float64 the convolutions' kernels, flattened, in descriptor order.
+        conv_weights: float64 the convolutions' kernels, in descriptor order, each in the order
+            the kernel reads it (:func:`asyncsim.kernel.conv.kernel_layout`).
         recurrent_delay: the delay added to recurrent and feedback projections (0 or 1).
         expand_conv: convolutions were compiled to per-synapse rows.
     """
@@ -192,8 +199,8 @@ def compile_network(network: Network, allow_large: bool = False,
         layer_offsets=offsets,
         conv=structure["conv"],
         conv_start=structure["conv_start"],
-        conv_weights=np.concatenate([p.weight.ravel() for p in convs]).astype(np.float64)
-        if convs else np.zeros(0),
+        conv_weights=np.concatenate([kernel_layout(p.weight, p.groups) for p in convs]).astype(
+            np.float64) if convs else np.zeros(0),
         **_neuron_arrays(network, offsets),
     )
     for a in arrays.values():
@@ -415,5 +422,5 @@ def projection_gradients(network: Network, flat: np.ndarray, recurrent_delay: in
     for k, row in zip(structure["conv_projection"].tolist(), structure["conv"], strict=True):
         p = network.projections[k]
         first = n_rows + int(row[WEIGHT_START])
-        out[k] = flat[first:first + p.weight.size].reshape(p.weight.shape).copy()
+        out[k] = weight_layout(flat[first:first + p.weight.size], p.weight.shape, p.groups)
     return out

@@ -15,6 +15,7 @@ row of source group ``g`` (the layer index, or the number of layers for the inpu
 from __future__ import annotations
 
 import numba as nb
+import numpy as np
 
 # columns of a descriptor row (NetworkArrays.conv)
 SOURCE_FIRST = 0    # global index of the source layer's first source
@@ -35,8 +36,26 @@ DILATION_Y = 14
 DILATION_X = 15
 GROUPS = 16
 DELAY = 17          # timesteps, recurrent delay included (0: immediate)
-WEIGHT_START = 18   # first kernel weight in NetworkArrays.conv_weights
+WEIGHT_START = 18   # first kernel weight in NetworkArrays.conv_weights (see kernel_layout)
 N_CONV_COLUMNS = 19
+
+
+def kernel_layout(weight: np.ndarray, groups: int) -> np.ndarray:
+    """A convolution's weights ``(out channels, in channels / groups, rows, columns)`` in the
+    order the kernel reads them: ``(in channels, rows, columns, out channels of the group)``,
+    so that the weights of one source form one contiguous block (a source's deliveries then
+    read a few cache lines in order rather than one line per output channel)."""
+    c_out, per_group, kh, kw = weight.shape
+    blocks = weight.reshape(groups, c_out // groups, per_group, kh, kw)
+    return np.ascontiguousarray(blocks.transpose(0, 2, 3, 4, 1)).ravel()
+
+
+def weight_layout(flat: np.ndarray, shape: tuple[int, int, int, int], groups: int
+                  ) -> np.ndarray:
+    """The inverse of :func:`kernel_layout`: values in kernel order back to ``shape``."""
+    c_out, per_group, kh, kw = shape
+    blocks = np.asarray(flat).reshape(groups, per_group, kh, kw, c_out // groups)
+    return np.ascontiguousarray(blocks.transpose(0, 4, 1, 2, 3)).reshape(shape)
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -78,16 +97,16 @@ def conv_window(conv, p, src):
     per_group = conv[p, IN_CHANNELS] // groups  # input channels per group
     out_per_group = conv[p, OUT_CHANNELS] // groups
     group = channel // per_group
-    ci = channel - group * per_group
     a0, da, ny, y0, dy = _axis(iy, conv[p, PAD_Y], conv[p, DILATION_Y], conv[p, STRIDE_Y], kh,
                                oh)
     b0, db, nx, x0, dx = _axis(ix, conv[p, PAD_X], conv[p, DILATION_X], conv[p, STRIDE_X], kw,
                                ow)
-    co = group * out_per_group
-    t0 = conv[p, TARGET_FIRST] + (co * oh + y0) * ow + x0
-    w0 = conv[p, WEIGHT_START] + ((co * per_group + ci) * kh + a0) * kw + b0
-    return (t0, oh * ow, dy * ow, dx, w0, per_group * kh * kw, da * kw, db, out_per_group, ny,
-            nx)
+    t0 = conv[p, TARGET_FIRST] + (group * out_per_group * oh + y0) * ow + x0
+    # kernel layout (input channel, row, column, output channel of the group): one source's
+    # weights are one contiguous block
+    w0 = conv[p, WEIGHT_START] + ((channel * kh + a0) * kw + b0) * out_per_group
+    return (t0, oh * ow, dy * ow, dx, w0, 1, da * kw * out_per_group, db * out_per_group,
+            out_per_group, ny, nx)
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
