@@ -45,7 +45,7 @@ NetworkArrays = namedtuple("NetworkArrays", (
     # each source's position at delivery time
     "conv",            # (P, N_CONV_COLUMNS) int64 one descriptor per convolution
     "conv_start",      # (L + 2,) int64 first descriptor of each source layer (L: the input)
-    "conv_weights",    # float64 every convolution's kernel, flattened
+    "conv_weights",    # float64 every convolution's kernel (in conv.kernel_layout order)
     "has_conv",        # bool: some descriptors
 ))
 
