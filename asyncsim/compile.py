@@ -20,6 +20,7 @@ import numpy as np
 
 from . import convolution
 from .kernel.conv import (
+    N_AXIS_COLUMNS,
     N_CONV_COLUMNS,
     SOURCE_FIRST,
     WEIGHT_START,
@@ -62,6 +63,8 @@ class CompiledNetwork:
             :mod:`asyncsim.kernel.conv`), sorted by source layer, then target layer; none with
             ``expand_conv``.
         conv_start: (L + 2,) int64 first descriptor of each source layer (index L: the input).
+        conv_axes: (rows, N_AXIS_COLUMNS) int64 per input row and column of each convolution,
+            the kernel offsets and outputs it reaches (:func:`asyncsim.kernel.conv.axis_table`).
         conv_weights: float64 the convolutions' kernels, in descriptor order, each in the order
             the kernel reads it (:func:`asyncsim.kernel.conv.kernel_layout`).
         recurrent_delay: the delay added to recurrent and feedback projections (0 or 1).
@@ -92,6 +95,7 @@ class CompiledNetwork:
     layer_offsets: np.ndarray
     conv: np.ndarray
     conv_start: np.ndarray
+    conv_axes: np.ndarray
     conv_weights: np.ndarray
     n_inputs: int
     max_delay: int = 0
@@ -199,6 +203,7 @@ def compile_network(network: Network, allow_large: bool = False,
         layer_offsets=offsets,
         conv=structure["conv"],
         conv_start=structure["conv_start"],
+        conv_axes=structure["conv_axes"],
         conv_weights=np.concatenate([kernel_layout(p.weight, p.groups) for p in convs]).astype(
             np.float64) if convs else np.zeros(0),
         **_neuron_arrays(network, offsets),
@@ -339,18 +344,22 @@ def _descriptors(network: Network, expand_conv: bool, first: dict, delays: list[
     picked = sorted((k for k, p in enumerate(network.projections) if _implicit(p, expand_conv)),
                     key=lambda k: (group[network.projections[k].source],
                                    first[network.projections[k].target]))
-    rows, weight_start = [], 0
+    rows, tables, weight_start, axes_start = [], [], 0, 0
     for k in picked:
         p = network.projections[k]
+        tables.append(convolution.axes(p))
         rows.append(convolution.descriptor(p, first[p.source], first[p.target], delays[k],
-                                           weight_start))
+                                           weight_start, axes_start))
         weight_start += p.weight.size
+        axes_start += tables[-1].shape[0]
     table = np.stack(rows) if rows else np.zeros((0, N_CONV_COLUMNS), dtype=np.int64)
+    axes = np.concatenate(tables) if tables else np.zeros((0, N_AXIS_COLUMNS), dtype=np.int64)
     per_group = np.bincount(np.array([group[network.projections[k].source] for k in picked],
                                      dtype=np.int64), minlength=len(network.layers) + 1)
     conv_start = np.zeros(len(network.layers) + 2, dtype=np.int64)
     conv_start[1:] = np.cumsum(per_group)
     return {"conv": np.ascontiguousarray(table), "conv_start": conv_start,
+            "conv_axes": np.ascontiguousarray(axes),
             "conv_projection": np.array(picked, dtype=np.int64)}
 
 

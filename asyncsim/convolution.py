@@ -33,22 +33,34 @@ from .kernel.conv import (
     STRIDE_X,
     STRIDE_Y,
     TARGET_FIRST,
+    axis_table,
 )
 from .network import ConvProjection
 
 
 def descriptor(p: ConvProjection, source_first: int, target_first: int, delay: int,
-               weight_start: int) -> np.ndarray:
+               weight_start: int, axes_start: int) -> np.ndarray:
     """The descriptor row of ``p`` (columns in :mod:`asyncsim.kernel.conv`): global index of
     the first source and first target, shapes, stride, padding, dilation, groups, delay
-    (timesteps) and the first of its weights in the flat kernel array."""
+    (timesteps), the first of its weights in the flat kernel array and the first of its rows
+    in the axis table (:func:`axes`)."""
     c_out, _, kh, kw = p.weight.shape
     _, oh, ow = p.output_shape
     row = np.array([source_first, target_first, *p.input_shape, c_out, oh, ow, kh, kw,
-                    *p.stride, *p.padding, *p.dilation, p.groups, delay, weight_start],
-                   dtype=np.int64)
+                    *p.stride, *p.padding, *p.dilation, p.groups, delay, weight_start,
+                    axes_start], dtype=np.int64)
     assert row.shape[0] == N_CONV_COLUMNS
     return row
+
+
+def axes(p: ConvProjection) -> np.ndarray:
+    """(height + width, N_AXIS_COLUMNS) int64: :func:`asyncsim.kernel.conv.axis_table` of the
+    input rows, then of the input columns."""
+    _, h, w = p.input_shape
+    kh, kw = p.weight.shape[2:]
+    _, oh, ow = p.output_shape
+    return np.concatenate([axis_table(n_in, n_out, k, p.stride[i], p.padding[i], p.dilation[i])
+                           for i, (n_in, n_out, k) in enumerate(((h, oh, kh), (w, ow, kw)))])
 
 
 def _reach(n_in: int, n_out: int, k: int, stride: int, pad: int, dilation: int) -> np.ndarray:

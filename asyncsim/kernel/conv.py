@@ -37,7 +37,12 @@ DILATION_X = 15
 GROUPS = 16
 DELAY = 17          # timesteps, recurrent delay included (0: immediate)
 WEIGHT_START = 18   # first kernel weight in NetworkArrays.conv_weights (see kernel_layout)
-N_CONV_COLUMNS = 19
+ROW_TABLE = 19      # first row of NetworkArrays.conv_axes for the input rows (then columns)
+N_CONV_COLUMNS = 20
+# columns of NetworkArrays.conv_axes: along one axis, for each input coordinate, the kernel
+# offsets through which it reaches an output, largest first (outputs in increasing order)
+FIRST_OFFSET, OFFSET_STEP, REACH_COUNT, FIRST_OUTPUT, OUTPUT_STEP = range(5)
+N_AXIS_COLUMNS = 5
 
 
 def kernel_layout(weight: np.ndarray, groups: int) -> np.ndarray:
@@ -58,55 +63,57 @@ def weight_layout(flat: np.ndarray, shape: tuple[int, int, int, int], groups: in
     return np.ascontiguousarray(blocks.transpose(0, 4, 1, 2, 3)).reshape(shape)
 
 
-@nb.njit(cache=True, _nrt=False, inline="always")
-def _axis(i, pad, dilation, stride, k, n_out):
-    """Along one axis, the kernel offsets through which input coordinate ``i`` reaches an output
-    coordinate ``o`` (``o * stride - pad + offset * dilation = i``), largest offset first (so
-    outputs in increasing order): (first offset, offset step down, count, first output, output
-    step up)."""
-    first, second, count = -1, -1, 0
-    for a in range(k - 1, -1, -1):
-        reach = i + pad - a * dilation
-        if reach >= 0 and reach % stride == 0 and reach // stride < n_out:
-            count += 1
-            if first < 0:
-                first = a
-            elif second < 0:
-                second = a
-    if count == 0:
-        return 0, 1, 0, 0, 1
-    step = first - second if count > 1 else 1
-    return first, step, count, (i + pad - first * dilation) // stride, step * dilation // stride
+def axis_table(n_in: int, n_out: int, k: int, stride: int, pad: int, dilation: int
+               ) -> np.ndarray:
+    """(n_in, N_AXIS_COLUMNS) int64: for input coordinate ``i``, the kernel offsets ``a``
+    through which it reaches output ``o = (i + pad - a * dilation) / stride`` (a whole number
+    in ``0 .. n_out - 1``), largest first: first offset, offset step down, count, first output,
+    output step up. They are evenly spaced (the divisible ones are), and so are the outputs."""
+    table = np.zeros((n_in, N_AXIS_COLUMNS), dtype=np.int64)
+    table[:, OFFSET_STEP] = table[:, OUTPUT_STEP] = 1
+    for i in range(n_in):
+        reach = i + pad - np.arange(k - 1, -1, -1) * dilation
+        offsets = np.arange(k - 1, -1, -1)[(reach >= 0) & (reach % stride == 0)
+                                           & (reach // stride < n_out)]
+        if offsets.shape[0] == 0:
+            continue
+        step = int(offsets[0] - offsets[1]) if offsets.shape[0] > 1 else 1
+        table[i] = (offsets[0], step, offsets.shape[0],
+                    (i + pad - offsets[0] * dilation) // stride, step * dilation // stride)
+    return table
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
-def conv_window(conv, p, src):
-    """The targets of source ``src`` in convolution ``p`` (a row of ``conv``), in increasing
-    order: for ``k < n_co``, ``m < ny``, ``q < nx``, target ``t0 + k * t_co + m * t_y + q * t_x``
-    with weight ``w0 + k * w_co - m * w_y - q * w_x`` (an index into ``conv_weights``).
-    Returns ``(t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx)``; no targets: a count
-    of 0."""
+def conv_window(net, p, src):
+    """The targets of source ``src`` in convolution ``p`` (a row of ``net.conv``), in
+    increasing order: for ``k < n_co``, ``m < ny``, ``q < nx``, target
+    ``t0 + k * t_co + m * t_y + q * t_x`` with weight ``w0 + k * w_co - m * w_y - q * w_x`` (an
+    index into ``conv_weights``). Returns ``(t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny,
+    nx)``; no targets: a count of 0. Per-axis reach comes from a table (``net.conv_axes``),
+    not from a loop over the kernel: a source of a strided convolution may reach only a few
+    targets, and this is paid once per source."""
+    conv, axes = net.conv, net.conv_axes
     local = src - conv[p, SOURCE_FIRST]
     height, width = conv[p, IN_HEIGHT], conv[p, IN_WIDTH]
     channel = local // (height * width)
-    iy = (local // width) % height
-    ix = local % width
+    iy = (local - channel * height * width) // width
+    ix = local - (channel * height + iy) * width
+    row = conv[p, ROW_TABLE] + iy
+    col = conv[p, ROW_TABLE] + height + ix
     kh, kw = conv[p, KERNEL_HEIGHT], conv[p, KERNEL_WIDTH]
     oh, ow = conv[p, OUT_HEIGHT], conv[p, OUT_WIDTH]
     groups = conv[p, GROUPS]
-    per_group = conv[p, IN_CHANNELS] // groups  # input channels per group
     out_per_group = conv[p, OUT_CHANNELS] // groups
-    group = channel // per_group
-    a0, da, ny, y0, dy = _axis(iy, conv[p, PAD_Y], conv[p, DILATION_Y], conv[p, STRIDE_Y], kh,
-                               oh)
-    b0, db, nx, x0, dx = _axis(ix, conv[p, PAD_X], conv[p, DILATION_X], conv[p, STRIDE_X], kw,
-                               ow)
-    t0 = conv[p, TARGET_FIRST] + (group * out_per_group * oh + y0) * ow + x0
+    group = channel // (conv[p, IN_CHANNELS] // groups)
+    a0, b0 = axes[row, FIRST_OFFSET], axes[col, FIRST_OFFSET]
+    t0 = conv[p, TARGET_FIRST] + (group * out_per_group * oh + axes[row, FIRST_OUTPUT]) * ow \
+        + axes[col, FIRST_OUTPUT]
     # kernel layout (input channel, row, column, output channel of the group): one source's
     # weights are one contiguous block
     w0 = conv[p, WEIGHT_START] + ((channel * kh + a0) * kw + b0) * out_per_group
-    return (t0, oh * ow, dy * ow, dx, w0, 1, da * kw * out_per_group, db * out_per_group,
-            out_per_group, ny, nx)
+    return (t0, oh * ow, axes[row, OUTPUT_STEP] * ow, axes[col, OUTPUT_STEP], w0, 1,
+            axes[row, OFFSET_STEP] * kw * out_per_group, axes[col, OFFSET_STEP] * out_per_group,
+            out_per_group, axes[row, REACH_COUNT], axes[col, REACH_COUNT])
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -127,7 +134,7 @@ def conv_immediate_fanout(src, net):
     start, end = conv_rows(src, net)
     for p in range(start, end):
         if net.conv[p, DELAY] == 0:
-            window = conv_window(net.conv, p, src)
+            window = conv_window(net, p, src)
             total += window[8] * window[9] * window[10]
     return total
 

@@ -112,7 +112,7 @@ def _deliver_one_by_one(src, amplitude, with_current, count_messages, net, state
             n_next = _reach(targets[j], weights[j] * amplitude, with_current, count_messages,
                             state, front, stamp, next_base, n_next)
             j += 1
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net.conv, p, src)
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
         for k in range(n_co):
             for m in range(ny):
                 tgt = t0 + k * t_co + m * t_y
@@ -137,7 +137,7 @@ def _conv_currents(src, amplitude, with_current, net, x):
     for p in range(start_row, end_row):
         if net.conv[p, DELAY] > 0:
             continue
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net.conv, p, src)
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
         total += n_co * ny * nx
         if with_current:
             for k in range(n_co):
@@ -164,7 +164,7 @@ def deliver_delayed(src, amplitude, t, net, state):
         if delay == 0:
             continue
         arrivals = future[(t + delay) % slots]
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net.conv, p, src)
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
         for k in range(n_co):
             for m in range(ny):
                 tgt = t0 + k * t_co + m * t_y
@@ -185,7 +185,7 @@ def forget_input_messages(src, net, state):
     for p in range(start_row, end_row):
         if net.conv[p, DELAY] > 0:
             continue
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net.conv, p, src)
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
         for k in range(n_co):
             for m in range(ny):
                 tgt = t0 + k * t_co + m * t_y

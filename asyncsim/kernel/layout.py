@@ -45,6 +45,8 @@ NetworkArrays = namedtuple("NetworkArrays", (
     # each source's position at delivery time
     "conv",            # (P, N_CONV_COLUMNS) int64 one descriptor per convolution
     "conv_start",      # (L + 2,) int64 first descriptor of each source layer (L: the input)
+    "conv_axes",       # (rows, N_AXIS_COLUMNS) int64 per input row and column of each
+                       #   convolution: the kernel offsets and outputs it reaches
     "conv_weights",    # float64 every convolution's kernel (in conv.kernel_layout order)
     "has_conv",        # bool: some descriptors
 ))
@@ -100,7 +102,7 @@ def network_arrays(compiled: Any) -> NetworkArrays:
         c.syn_decay, c.soft_reset, c.hold, c.is_current, c.refractory, c.is_output,
         c.input_fanin, int(c.output_offset), int(c.max_delay),
         bool(c.has_bias or c.has_current_synapses or np.any(c.hold)),
-        bool(c.has_current_synapses), c.conv, c.conv_start, c.conv_weights,
+        bool(c.has_current_synapses), c.conv, c.conv_start, c.conv_axes, c.conv_weights,
         bool(c.conv.shape[0] > 0))
 
 

@@ -276,7 +276,7 @@ def _send(src, amplitude, net, st, stamp):
 def _send_conv(p, src, amplitude, net, st, stamp, listing):
     """``src``'s currents through convolution ``p`` (targets listed with ``listing``); returns
     how many targets they reach."""
-    t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net.conv, p, src)
+    t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
     for k in range(n_co):
         for m in range(ny):
             tgt = t0 + k * t_co + m * t_y
@@ -301,7 +301,7 @@ def _delay(src, amplitude, t, net, st):
         if delay == 0:
             continue
         arrivals = st.future[(t + delay) % slots]
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net.conv, p, src)
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
         for k in range(n_co):
             for m in range(ny):
                 tgt = t0 + k * t_co + m * t_y
@@ -512,7 +512,7 @@ def _conv_reverse(src, t, step, scale, accumulate, net, log, adj, dweights):
         arrival = t + delay
         if delay > 0 and arrival >= adj.arrival.shape[0]:
             continue  # arrives after the last pass: no gradient
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net.conv, p, src)
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
         for k in range(n_co):
             for m in range(ny):
                 tgt = t0 + k * t_co + m * t_y
