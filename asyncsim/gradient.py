@@ -123,7 +123,7 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     exemptions, exemption_at = _per_sample_rows(trace.exemptions, S, sort=True)
     survivors, survivor_at = _per_sample_rows(trace.input_survivors, S, sort=False)
     blocks = max(1, min(S, numba.get_num_threads()))
-    dweights = np.zeros((blocks, c.weights.shape[0]))
+    dweights = np.zeros((blocks, c.n_parameters))
     dbias = np.zeros((blocks, c.n_neurons))
     out_counts = np.zeros((S, c.n_outputs), dtype=np.int64)
     losses = np.zeros(S)
@@ -139,7 +139,6 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     dweights = sum(dweights[1:], start=dweights[0].copy())
     dbias = sum(dbias[1:], start=dbias[0].copy())
     biases = np.split(dbias, c.layer_offsets[1:-1])
+    weights = projection_gradients(network, dweights, recurrent_delay, c.expand_conv)
     # summed in sample order, as a running total
-    return Gradient(sum(losses.tolist()) / S,
-                    projection_gradients(network, dweights, recurrent_delay), out_counts,
-                    biases)
+    return Gradient(sum(losses.tolist()) / S, weights, out_counts, biases)

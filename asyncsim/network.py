@@ -213,9 +213,10 @@ class ConvProjection:
     """A 2-D convolution from ``source`` (a ``(channels, height, width)`` layer, flattened
     row-major) to ``target`` (``(out_channels, out_height, out_width)``, flattened).
 
-    Only the synapses the kernel, stride, padding and dilation create are compiled (each
-    carries its shared weight), never a dense matrix; the gradient of a shared weight is the
-    sum over its synapses.
+    Compiled to a descriptor and its kernel, never to per-synapse rows or a dense matrix: the
+    simulator derives a spike's targets and weights from the source's position when it delivers
+    it (:meth:`synapses` lists them for code that wants them one by one); the gradient of a
+    shared weight is the sum over its synapses.
 
     Attributes:
         weight: ``(out_channels, in_channels / groups, kernel_height, kernel_width)``.

@@ -78,8 +78,12 @@ def test_compiled_without_dense_expansion():
     interior = 4 * 2 * 9 * 6 * 6
     edges = 4 * 2 * (4 * 6 * 6 + 4 * 4)  # 4 sides x 6 pixels x 6 taps, 4 corners x 4 taps
     assert len(p.synapses()[0]) == interior + edges
-    assert c.targets.shape[0] == sum(len(q.synapses()[0]) for q in net.projections)
-    assert c.targets.shape[0] < 128 * 256 + 256 * 96 + 96 * 5
+    assert int(c.fanin.sum()) == sum(len(q.synapses()[0]) for q in net.projections)
+    # convolutions compile to descriptors and kernels: only the dense projection has rows
+    assert c.targets.shape[0] == 5 * 96 and c.conv_weights.shape[0] == 4 * 2 * 9 + 6 * 4 * 9
+    rows = compile_network(net, expand_conv=True)
+    assert rows.targets.shape[0] == sum(len(q.synapses()[0]) for q in net.projections)
+    assert rows.targets.shape[0] < 128 * 256 + 256 * 96 + 96 * 5
 
 
 def test_layered_conv_equals_direct_convolution():

@@ -176,10 +176,12 @@ def test_integers_beyond_64_bits_are_one_line_errors(option):
 def test_sizes_are_estimated_before_allocating(tmp_path):
     line = assert_refused(["run", "nmnist-untrained", "--samples", str(10**9)], "needs about")
     assert "--allow-large" in line
-    n_conv = 4096 * 62 * 62  # 15.7 M neurons, 425 M synapses (kernel 3 x 3 x 3)
-    huge = Network(3 * 64 * 64, [Layer("c", n_conv), Layer("o", 2)], [
+    # 15.7 M neurons, 425 M synapses in the convolution (kernel 3 x 3 x 3; compiled to its
+    # kernel) and 1 G in the dense readout (compiled to per-synapse rows)
+    n_conv = 4096 * 62 * 62
+    huge = Network(3 * 64 * 64, [Layer("c", n_conv), Layer("o", 64)], [
         ConvProjection("input", "c", np.ones((4096, 3, 3, 3)), (3, 64, 64)),
-        DenseProjection("c", "o", np.broadcast_to(np.float64(0.0), (2, n_conv)))])
+        DenseProjection("c", "o", np.broadcast_to(np.float64(0.0), (64, n_conv)))])
     with pytest.raises(InputError, match="synapses.*needs about"):
         Simulator(huge)
     spec = tmp_path / "s.yaml"

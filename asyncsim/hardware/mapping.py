@@ -19,7 +19,9 @@ import networkx as nx
 import numpy as np
 
 from ..compile import CompiledNetwork
+from ..convolution import synapse_blocks
 from ..errors import InputError
+from ..kernel.conv import DELAY
 from ..network import ConvProjection, Network
 from .profile import HardwareProfile
 
@@ -272,13 +274,18 @@ def _one_layer_per_core(compiled: CompiledNetwork, profile: HardwareProfile,
 
 def _traffic_order(compiled: CompiledNetwork, core_of: np.ndarray, n_cores: int) -> np.ndarray:
     """Cores in breadth-first order of the core traffic graph, heaviest links first."""
-    n = compiled.n_neurons
-    sources = np.repeat(np.arange(n), np.diff(compiled.fanout_start[: n + 1]))
-    pairs = np.stack([core_of[sources], core_of[compiled.targets[: sources.shape[0]]]], axis=1)
+    sources, cores, counts = _synapses_per_core(compiled, core_of, n_cores, immediate_only=True)
+    from_neuron = sources < compiled.n_neurons
+    here, there = core_of[sources[from_neuron]], cores[from_neuron]
+    between = here != there
+    link = here[between] * n_cores + there[between]
+    keys, inverse = np.unique(link, return_inverse=True)
+    link_counts = np.bincount(inverse.ravel(), weights=counts[from_neuron][between]).astype(
+        np.int64)
+    links = np.stack(np.divmod(keys, n_cores), axis=1)
     graph = nx.Graph()
     graph.add_nodes_from(range(n_cores))
-    links, counts = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0, return_counts=True)
-    for (a, b), w in zip(links.tolist(), counts.tolist(), strict=True):
+    for (a, b), w in zip(links.tolist(), link_counts.tolist(), strict=True):
         weight = graph.get_edge_data(a, b, {"weight": 0})["weight"] + w
         graph.add_edge(a, b, weight=weight)
     order: list[int] = []
@@ -311,21 +318,48 @@ def _mesh_positions(slot: np.ndarray, mesh: tuple[int, int], snake: bool) -> np.
 
 
 def _routes(compiled: CompiledNetwork, core_of: np.ndarray, position: np.ndarray):
+    """Per source (neurons, then input features): CSR over the cores its synapses reach, in
+    increasing core order, with the synapses on each and the mesh hops to it."""
     n, n_sources = compiled.n_neurons, compiled.fanout_start.shape[0] - 1
-    starts, cores, counts, hops = [0], [], [], []
-    for s in range(n_sources):
-        tgt = np.concatenate([
-            compiled.targets[compiled.fanout_start[s]:compiled.fanout_start[s + 1]],
-            compiled.targets[compiled.delay_start[s]:compiled.delay_start[s + 1]]])
-        c, k = np.unique(core_of[tgt], return_counts=True)
-        if s < n:
-            h = np.abs(position[c] - position[core_of[s]]).sum(axis=1)
-        else:
-            h = np.zeros(c.shape[0], dtype=np.int64)  # input arrives at its cores directly
-        cores.append(c)
-        counts.append(k)
-        hops.append(h)
-        starts.append(starts[-1] + c.shape[0])
-    cat = [np.concatenate(a).astype(np.int64) if a else np.zeros(0, np.int64)
-           for a in (cores, counts, hops)]
-    return (np.array(starts, dtype=np.int64), *cat)
+    n_cores = position.shape[0]
+    sources, cores, counts = _synapses_per_core(compiled, core_of, n_cores, immediate_only=False)
+    starts = np.zeros(n_sources + 1, dtype=np.int64)
+    starts[1:] = np.cumsum(np.bincount(sources, minlength=n_sources))
+    from_neuron = sources < n
+    hops = np.zeros(sources.shape[0], dtype=np.int64)  # input arrives at its cores directly
+    hops[from_neuron] = np.abs(position[cores[from_neuron]]
+                               - position[core_of[sources[from_neuron]]]).sum(axis=1)
+    return starts, cores.astype(np.int64), counts.astype(np.int64), hops
+
+
+def _synapses_per_core(compiled: CompiledNetwork, core_of: np.ndarray, n_cores: int,
+                       immediate_only: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, target core, synapses) of every pair of a source and a core its synapses reach,
+    sorted by source, then core: per-synapse rows, and convolutions one block of synapses at a
+    time (:func:`asyncsim.convolution.synapse_blocks`), so that memory follows the pairs."""
+    n_sources = compiled.fanout_start.shape[0] - 1
+    end = compiled.delay_start[-1] if not immediate_only else compiled.fanout_start[-1]
+    parts = [np.repeat(np.arange(n_sources), np.diff(compiled.fanout_start))]
+    if not immediate_only:
+        parts.append(np.repeat(np.arange(n_sources), np.diff(compiled.delay_start)))
+    row_sources = np.concatenate(parts)
+    keys, weights = [], []
+    _add_pairs(keys, weights, row_sources, compiled.targets[:end], core_of, n_cores)
+    for row in compiled.conv:
+        if immediate_only and row[DELAY] > 0:
+            continue
+        for targets, sources in synapse_blocks(row):
+            _add_pairs(keys, weights, sources, targets, core_of, n_cores)
+    unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=np.concatenate(weights)).astype(np.int64)
+    sources, cores = np.divmod(unique, n_cores)
+    return sources.astype(np.int64), cores.astype(np.int64), counts
+
+
+def _add_pairs(keys: list, weights: list, sources: np.ndarray, targets: np.ndarray,
+               core_of: np.ndarray, n_cores: int) -> None:
+    """Append the (source, core) pairs of a block of synapses, counted (key: source x cores
+    + core)."""
+    unique, counts = np.unique(sources * n_cores + core_of[targets], return_counts=True)
+    keys.append(unique.astype(np.int64))
+    weights.append(counts.astype(np.float64))

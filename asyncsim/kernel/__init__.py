@@ -5,12 +5,14 @@ The kernel sees only flat arrays, in named groups (:mod:`.layout`): the network
 (:data:`ChipArrays`), the run settings (:data:`RunSettings`), the outputs (:data:`Outputs`)
 and the recording buffers (:data:`Recording`). Sources are indexed ``0 .. N-1`` for network
 neurons (layer by layer) and ``N .. N+N_in-1`` for input features; one CSR table
-(``fanout_start``, ``targets``, ``weights``) gives every source's outgoing synapses.
+(``fanout_start``, ``targets``, ``weights``) gives every source's outgoing synapses, except
+those of convolutions, which :mod:`.conv` derives from descriptors (``conv``, ``conv_weights``).
 
 Modules: :mod:`.driver` (per sample and batch), :mod:`.passes` (start, stop and end of a
 pass), :mod:`.evaluate` (integrate, evaluate, fire), :mod:`.select` (scheduling policies),
-:mod:`.deliver` (currents to targets), :mod:`.state` (per-sample working state),
-:mod:`.heap` and :mod:`.rng` (building blocks), :mod:`.codes` (named integer codes).
+:mod:`.deliver` (currents to targets), :mod:`.conv` (convolution targets from descriptors),
+:mod:`.state` (per-sample working state), :mod:`.heap` and :mod:`.rng` (building blocks),
+:mod:`.codes` (named integer codes).
 """
 
 from __future__ import annotations

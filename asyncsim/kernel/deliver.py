@@ -25,6 +25,7 @@ from .codes import (
     STAMP,
     TRACE_SELECTION_LENGTH,
 )
+from .conv import DELAY, TARGET_FIRST, conv_rows, conv_window
 from .heap import sort_ints
 from .rng import uniform
 
@@ -40,7 +41,8 @@ def deliver_source(src, amplitude, with_current, count_messages, net, state, fro
     vectorized loop adds the currents, and the run becomes (or joins) an entry in the list of
     target ranges, which counts the currents and messages it carried; the counts reach the
     neurons when the range is expanded, once per step. Other sources update and list their
-    targets one by one.
+    targets one by one. Convolutions (:mod:`.conv`) derive their targets and weights here, from
+    the source's position and the projection's descriptor.
     """
     start = net.fanout_start[src]
     end = net.fanout_start[src + 1]
@@ -55,6 +57,8 @@ def deliver_source(src, amplitude, with_current, count_messages, net, state, fro
             ustart = np.uint64(start)
             for i in range(np.uint64(size)):
                 x[ufirst + i] += weights[ustart + i] * amplitude
+        if net.has_conv:
+            size += _conv_currents(src, amplitude, with_current, net, state.x)
         range_size = front.range_size
         r = front.range_slot[first]
         if not (front.range_mark[first] == stamp and range_size[r] == size):
@@ -71,21 +75,80 @@ def deliver_source(src, amplitude, with_current, count_messages, net, state, fro
         if count_messages:
             front.range_messages[r] += 1
     else:
-        targets, weights, x = net.targets, net.weights, state.x
-        currents, new_messages = state.currents, state.new_messages
-        marked, listed = front.marked, front.listed
-        for j in range(start, end):
-            tgt = targets[j]
-            if with_current:
-                x[tgt] += weights[j] * amplitude
-                currents[tgt] += 1
-            if count_messages:
-                new_messages[tgt] += 1
-            if marked[tgt] != stamp:
-                marked[tgt] = stamp
-                listed[next_base + n_next] = tgt
-                n_next += 1
+        n_next = _deliver_one_by_one(src, amplitude, with_current, count_messages, net, state,
+                                     front, stamp, next_base, n_next)
     return n_next, n_ranges
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _reach(tgt, current, with_current, count_messages, state, front, stamp, next_base, n_next):
+    """One message to ``tgt``: its current, its counts, and ``tgt`` listed once per step."""
+    if with_current:
+        state.x[tgt] += current
+        state.currents[tgt] += 1
+    if count_messages:
+        state.new_messages[tgt] += 1
+    if front.marked[tgt] != stamp:
+        front.marked[tgt] = stamp
+        front.listed[next_base + n_next] = tgt
+        n_next += 1
+    return n_next
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _deliver_one_by_one(src, amplitude, with_current, count_messages, net, state, front, stamp,
+                        next_base, n_next):
+    """``src``'s immediate messages target by target, in increasing target order (the order
+    in which they are listed decides the order of evaluation): per-synapse rows merged with
+    the convolutions, each of which targets a layer of its own."""
+    targets, weights = net.targets, net.weights
+    j, end = net.fanout_start[src], net.fanout_start[src + 1]
+    start_row, end_row = conv_rows(src, net)
+    for p in range(start_row, end_row):
+        if net.conv[p, DELAY] > 0:
+            continue
+        below = net.conv[p, TARGET_FIRST]
+        while j < end and targets[j] < below:
+            n_next = _reach(targets[j], weights[j] * amplitude, with_current, count_messages,
+                            state, front, stamp, next_base, n_next)
+            j += 1
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+        for k in range(n_co):
+            for m in range(ny):
+                tgt = t0 + k * t_co + m * t_y
+                w = w0 + k * w_co - m * w_y
+                for _ in range(nx):
+                    n_next = _reach(tgt, net.conv_weights[w] * amplitude, with_current,
+                                    count_messages, state, front, stamp, next_base, n_next)
+                    tgt += t_x
+                    w -= w_x
+    for jj in range(j, end):
+        n_next = _reach(targets[jj], weights[jj] * amplitude, with_current, count_messages,
+                        state, front, stamp, next_base, n_next)
+    return n_next
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _conv_currents(src, amplitude, with_current, net, x):
+    """Add ``src``'s immediate convolution currents to ``x`` (with ``with_current``); returns
+    how many targets they reach (a source whose targets form one run)."""
+    total = 0
+    start_row, end_row = conv_rows(src, net)
+    for p in range(start_row, end_row):
+        if net.conv[p, DELAY] > 0:
+            continue
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+        total += n_co * ny * nx
+        if with_current:
+            for k in range(n_co):
+                for m in range(ny):
+                    tgt = t0 + k * t_co + m * t_y
+                    w = w0 + k * w_co - m * w_y
+                    for _ in range(nx):
+                        x[tgt] += net.conv_weights[w] * amplitude
+                        tgt += t_x
+                        w -= w_x
+    return total
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -95,6 +158,40 @@ def deliver_delayed(src, amplitude, t, net, state):
     future, targets, weights, delays = state.future, net.targets, net.weights, net.delays
     for j in range(net.delay_start[src], net.delay_start[src + 1]):
         future[(t + delays[j]) % slots, targets[j]] += weights[j] * amplitude
+    start_row, end_row = conv_rows(src, net)
+    for p in range(start_row, end_row):
+        delay = net.conv[p, DELAY]
+        if delay == 0:
+            continue
+        arrivals = future[(t + delay) % slots]
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+        for k in range(n_co):
+            for m in range(ny):
+                tgt = t0 + k * t_co + m * t_y
+                w = w0 + k * w_co - m * w_y
+                for _ in range(nx):
+                    arrivals[tgt] += net.conv_weights[w] * amplitude
+                    tgt += t_x
+                    w -= w_x
+
+
+@nb.njit(cache=True, _nrt=False)
+def forget_input_messages(src, net, state):
+    """A queued input event: its immediate targets' message counts drop by one (they count
+    again when the event is delivered)."""
+    for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
+        state.messages[net.targets[j]] -= 1
+    start_row, end_row = conv_rows(src, net)
+    for p in range(start_row, end_row):
+        if net.conv[p, DELAY] > 0:
+            continue
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+        for k in range(n_co):
+            for m in range(ny):
+                tgt = t0 + k * t_co + m * t_y
+                for _ in range(nx):
+                    state.messages[tgt] -= 1
+                    tgt += t_x
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")

@@ -28,6 +28,7 @@ from .codes import (
     THIS_BASE,
     TRACE_EXEMPTION_LENGTH,
 )
+from .conv import immediate_fanout
 from .deliver import deliver_source
 from .heap import heap_push
 from .rng import uniform
@@ -142,8 +143,7 @@ def _evaluate(t, sample, n_this, net, chip, settings, user_key, state, front, qu
                 return False
         elif settings.emit_barriers and state.barrier_sent[n] == 0 and state.fired[n] == 0:
             state.barrier_sent[n] = 1
-            out.counters[sample, BARRIER_MESSAGES] += net.fanout_start[n + 1] - \
-                net.fanout_start[n]
+            out.counters[sample, BARRIER_MESSAGES] += immediate_fanout(n, net)
             at[N_NEXT], at[N_RANGES] = deliver_source(
                 n, 0.0, False, True, net, state, front, at[STAMP], at[NEXT_BASE], at[N_NEXT],
                 at[N_RANGES])

@@ -41,6 +41,14 @@ NetworkArrays = namedtuple("NetworkArrays", (
     "max_delay",       # int: longest delay (0: no delayed synapses)
     "pass_start",      # bool: biases, current synapses or held neurons act at pass start
     "any_current",     # bool: some neurons have current-based synapses
+    # convolutions without per-synapse rows (see .conv): targets and weights derived from
+    # each source's position at delivery time
+    "conv",            # (P, N_CONV_COLUMNS) int64 one descriptor per convolution
+    "conv_start",      # (L + 2,) int64 first descriptor of each source layer (L: the input)
+    "conv_axes",       # (rows, N_AXIS_COLUMNS) int64 per input row and column of each
+                       #   convolution: the kernel offsets and outputs it reaches
+    "conv_weights",    # float64 every convolution's kernel (in conv.kernel_layout order)
+    "has_conv",        # bool: some descriptors
 ))
 
 ChipArrays = namedtuple("ChipArrays", (
@@ -94,7 +102,8 @@ def network_arrays(compiled: Any) -> NetworkArrays:
         c.syn_decay, c.soft_reset, c.hold, c.is_current, c.refractory, c.is_output,
         c.input_fanin, int(c.output_offset), int(c.max_delay),
         bool(c.has_bias or c.has_current_synapses or np.any(c.hold)),
-        bool(c.has_current_synapses))
+        bool(c.has_current_synapses), c.conv, c.conv_start, c.conv_axes, c.conv_weights,
+        bool(c.conv.shape[0] > 0))
 
 
 def chip_arrays(n_neurons: int, n_sources: int, mapping: Any = None, core_quota: int = 0,

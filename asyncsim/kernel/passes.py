@@ -35,7 +35,7 @@ from .codes import (
     STOP_ON_OUTPUT,
     TRACE_INPUT_LENGTH,
 )
-from .deliver import deliver_delayed, deliver_source
+from .deliver import deliver_delayed, deliver_source, forget_input_messages
 from .heap import heap_push
 from .rng import uniform
 
@@ -183,10 +183,8 @@ def _bring_in_input(t, sample, net, settings, user_key, frame, state, front, que
         if c == 0:
             continue
         src = n_neurons + np.int64(ui)
-        start, end = net.fanout_start[src], net.fanout_start[src + 1]
         if settings.queued_input:
-            for j in range(start, end):
-                state.messages[net.targets[j]] -= 1  # counted again when the event is delivered
+            forget_input_messages(src, net, state)  # counted again when the event is delivered
             if use_heap:
                 if settings.prioritize_input:
                     key = _NO_PRIORITY

@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from .codes import NEEDS_ROOM, OK, TRACE_MISMATCH
+from .conv import DELAY, TARGET_FIRST, conv_rows, conv_window
 from .passes import pass_start_drive
 
 ReplayTrace = namedtuple("ReplayTrace", (
@@ -237,23 +238,56 @@ def _start_pass(s, t, net, trace, log, st):
 
 @nb.njit(cache=True, _nrt=False, inline="always")
 def _send(src, amplitude, net, st, stamp):
-    """``src``'s immediate currents, scaled by ``amplitude``, and its targets listed. A
-    contiguous run of targets (every dense projection) is added in one loop that the compiler
-    vectorizes, then listed; as the kernel does."""
+    """``src``'s immediate currents, scaled by ``amplitude``, and its targets listed in
+    increasing order, as the kernel does: a contiguous run of targets (every dense projection)
+    is added in one loop that the compiler vectorizes, then listed; other targets one by one,
+    per-synapse rows merged with the convolutions (each targets a layer of its own)."""
     start, end = net.fanout_start[src], net.fanout_start[src + 1]
     first = net.target_first[src]
     x = st.x
+    conv_first, conv_end = conv_rows(src, net)
     if first >= 0:
         ufirst, ustart = np.uint64(first), np.uint64(start)
         for k in range(np.uint64(end - start)):
             x[ufirst + k] += net.weights[ustart + k] * amplitude
-        for tgt in range(first, first + end - start):
+        size = end - start
+        for p in range(conv_first, conv_end):
+            if net.conv[p, DELAY] == 0:
+                size += _send_conv(p, src, amplitude, net, st, stamp, False)
+        for tgt in range(first, first + size):
             _list(st, tgt, stamp)
     else:
-        for j in range(start, end):
-            tgt = net.targets[j]
-            x[tgt] += net.weights[j] * amplitude
+        j = start
+        for p in range(conv_first, conv_end):
+            if net.conv[p, DELAY] > 0:
+                continue
+            while j < end and net.targets[j] < net.conv[p, TARGET_FIRST]:
+                x[net.targets[j]] += net.weights[j] * amplitude
+                _list(st, net.targets[j], stamp)
+                j += 1
+            _send_conv(p, src, amplitude, net, st, stamp, True)
+        for jj in range(j, end):
+            tgt = net.targets[jj]
+            x[tgt] += net.weights[jj] * amplitude
             _list(st, tgt, stamp)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _send_conv(p, src, amplitude, net, st, stamp, listing):
+    """``src``'s currents through convolution ``p`` (targets listed with ``listing``); returns
+    how many targets they reach."""
+    t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+    for k in range(n_co):
+        for m in range(ny):
+            tgt = t0 + k * t_co + m * t_y
+            w = w0 + k * w_co - m * w_y
+            for _ in range(nx):
+                st.x[tgt] += net.conv_weights[w] * amplitude
+                if listing:
+                    _list(st, tgt, stamp)
+                tgt += t_x
+                w -= w_x
+    return n_co * ny * nx
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -261,6 +295,21 @@ def _delay(src, amplitude, t, net, st):
     slots = net.max_delay + 1
     for j in range(net.delay_start[src], net.delay_start[src + 1]):
         st.future[(t + net.delays[j]) % slots, net.targets[j]] += net.weights[j] * amplitude
+    conv_first, conv_end = conv_rows(src, net)
+    for p in range(conv_first, conv_end):
+        delay = net.conv[p, DELAY]
+        if delay == 0:
+            continue
+        arrivals = st.future[(t + delay) % slots]
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+        for k in range(n_co):
+            for m in range(ny):
+                tgt = t0 + k * t_co + m * t_y
+                w = w0 + k * w_co - m * w_y
+                for _ in range(nx):
+                    arrivals[tgt] += net.conv_weights[w] * amplitude
+                    tgt += t_x
+                    w -= w_x
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -449,6 +498,38 @@ def _delayed_adjoint(t, j, net, adj):
     return adj.arrival[arrival, net.targets[j]] if arrival < adj.arrival.shape[0] else 0.0
 
 
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _conv_reverse(src, t, step, scale, accumulate, net, log, adj, dweights):
+    """Through ``src``'s convolution synapses sent in pass ``t``: returns the sum of weight x
+    adjoint of the current each carries (integrated at forward step ``step``, or arriving in a
+    later pass); with ``accumulate``, adds ``scale`` x that adjoint to the gradient of its
+    kernel weight (which follows the per-synapse rows in ``dweights``)."""
+    total = 0.0
+    base = net.weights.shape[0]
+    conv_first, conv_end = conv_rows(src, net)
+    for p in range(conv_first, conv_end):
+        delay = net.conv[p, DELAY]
+        arrival = t + delay
+        if delay > 0 and arrival >= adj.arrival.shape[0]:
+            continue  # arrives after the last pass: no gradient
+        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+        for k in range(n_co):
+            for m in range(ny):
+                tgt = t0 + k * t_co + m * t_y
+                w = w0 + k * w_co - m * w_y
+                for _ in range(nx):
+                    if delay == 0:
+                        g = _current_adjoint(t, step, tgt, net, log, adj)
+                    else:
+                        g = adj.arrival[arrival, tgt]
+                    total += net.conv_weights[w] * g
+                    if accumulate:
+                        dweights[base + w] += scale * g
+                    tgt += t_x
+                    w -= w_x
+    return total
+
+
 @nb.njit(cache=True, _nrt=False)
 def _reverse_inputs(t, net, log, adj, dweights):
     """Input currents integrated at step 0 (immediate) or arriving later (delayed). Every
@@ -474,6 +555,7 @@ def _reverse_inputs(t, net, log, adj, dweights):
                     dweights[j] += c * at_start[net.targets[j]]
             for j in range(net.delay_start[src], net.delay_start[src + 1]):
                 dweights[j] += c * _delayed_adjoint(t, j, net, adj)
+            _conv_reverse(src, t, 0, float(c), True, net, log, adj, dweights)
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -509,6 +591,7 @@ def _reverse_silent_deliveries(t, i, last_step, net, log, adj):
                                                                  net, log, adj)
             for j in range(net.delay_start[n], net.delay_start[n + 1]):
                 adj.sl_ds[r] += net.weights[j] * _delayed_adjoint(t, j, net, adj)
+            adj.sl_ds[r] += _conv_reverse(n, t, i + 1, 0.0, False, net, log, adj, adj.sl_ds)
         r -= 1
 
 
@@ -528,6 +611,7 @@ def _reverse_deliveries(t, i, net, log, adj, dweights):
             g = _delayed_adjoint(t, j, net, adj)
             grad_s += net.weights[j] * g
             dweights[j] += g
+        grad_s += _conv_reverse(src, t, i + 1, 1.0, True, net, log, adj, dweights)
         adj.ev_ds[e] += grad_s
         d -= 1
     adj.position[0] = d
