@@ -143,3 +143,20 @@ def conv_immediate_fanout(src, net):
 def immediate_fanout(src, net):
     """Synapses of ``src`` without delay: per-synapse rows and convolutions."""
     return net.fanout_start[src + 1] - net.fanout_start[src] + conv_immediate_fanout(src, net)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def add_conv_currents(net, p, src, amplitude, into):
+    """Add the currents of source ``src`` through convolution ``p`` (weights times
+    ``amplitude``) to ``into`` (indexed by neuron), target by target in increasing order;
+    returns how many targets they reach."""
+    t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
+    for k in range(n_co):
+        for m in range(ny):
+            tgt = t0 + k * t_co + m * t_y
+            w = w0 + k * w_co - m * w_y
+            for _ in range(nx):
+                into[tgt] += net.conv_weights[w] * amplitude
+                tgt += t_x
+                w -= w_x
+    return n_co * ny * nx

@@ -25,7 +25,7 @@ from .codes import (
     STAMP,
     TRACE_SELECTION_LENGTH,
 )
-from .conv import DELAY, TARGET_FIRST, conv_rows, conv_window
+from .conv import DELAY, TARGET_FIRST, add_conv_currents, conv_rows, conv_window
 from .heap import sort_ints
 from .rng import uniform
 
@@ -137,17 +137,11 @@ def _conv_currents(src, amplitude, with_current, net, x):
     for p in range(start_row, end_row):
         if net.conv[p, DELAY] > 0:
             continue
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
-        total += n_co * ny * nx
         if with_current:
-            for k in range(n_co):
-                for m in range(ny):
-                    tgt = t0 + k * t_co + m * t_y
-                    w = w0 + k * w_co - m * w_y
-                    for _ in range(nx):
-                        x[tgt] += net.conv_weights[w] * amplitude
-                        tgt += t_x
-                        w -= w_x
+            total += add_conv_currents(net, p, src, amplitude, x)
+        else:
+            window = conv_window(net, p, src)
+            total += window[8] * window[9] * window[10]
     return total
 
 
@@ -163,16 +157,7 @@ def deliver_delayed(src, amplitude, t, net, state):
         delay = net.conv[p, DELAY]
         if delay == 0:
             continue
-        arrivals = future[(t + delay) % slots]
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
-        for k in range(n_co):
-            for m in range(ny):
-                tgt = t0 + k * t_co + m * t_y
-                w = w0 + k * w_co - m * w_y
-                for _ in range(nx):
-                    arrivals[tgt] += net.conv_weights[w] * amplitude
-                    tgt += t_x
-                    w -= w_x
+        add_conv_currents(net, p, src, amplitude, future[(t + delay) % slots])
 
 
 @nb.njit(cache=True, _nrt=False)

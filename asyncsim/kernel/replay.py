@@ -20,7 +20,8 @@ import numba as nb
 import numpy as np
 
 from .codes import NEEDS_ROOM, OK, TRACE_MISMATCH
-from .conv import DELAY, TARGET_FIRST, conv_rows, conv_window
+from .conv import DELAY, TARGET_FIRST, add_conv_currents, conv_rows, conv_window
+from .deliver import deliver_delayed
 from .passes import pass_start_drive
 
 ReplayTrace = namedtuple("ReplayTrace", (
@@ -233,7 +234,7 @@ def _start_pass(s, t, net, trace, log, st):
             src = n_neurons + f
             _send(src, float(c), net, st, stamp)
             if net.max_delay > 0:
-                _delay(src, c, t, net, st)
+                deliver_delayed(src, c, t, net, st)
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -276,6 +277,8 @@ def _send(src, amplitude, net, st, stamp):
 def _send_conv(p, src, amplitude, net, st, stamp, listing):
     """``src``'s currents through convolution ``p`` (targets listed with ``listing``); returns
     how many targets they reach."""
+    if not listing:
+        return add_conv_currents(net, p, src, amplitude, st.x)
     t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
     for k in range(n_co):
         for m in range(ny):
@@ -283,33 +286,10 @@ def _send_conv(p, src, amplitude, net, st, stamp, listing):
             w = w0 + k * w_co - m * w_y
             for _ in range(nx):
                 st.x[tgt] += net.conv_weights[w] * amplitude
-                if listing:
-                    _list(st, tgt, stamp)
+                _list(st, tgt, stamp)
                 tgt += t_x
                 w -= w_x
     return n_co * ny * nx
-
-
-@nb.njit(cache=True, _nrt=False, inline="always")
-def _delay(src, amplitude, t, net, st):
-    slots = net.max_delay + 1
-    for j in range(net.delay_start[src], net.delay_start[src + 1]):
-        st.future[(t + net.delays[j]) % slots, net.targets[j]] += net.weights[j] * amplitude
-    conv_first, conv_end = conv_rows(src, net)
-    for p in range(conv_first, conv_end):
-        delay = net.conv[p, DELAY]
-        if delay == 0:
-            continue
-        arrivals = st.future[(t + delay) % slots]
-        t0, t_co, t_y, t_x, w0, w_co, w_y, w_x, n_co, ny, nx = conv_window(net, p, src)
-        for k in range(n_co):
-            for m in range(ny):
-                tgt = t0 + k * t_co + m * t_y
-                w = w0 + k * w_co - m * w_y
-                for _ in range(nx):
-                    arrivals[tgt] += net.conv_weights[w] * amplitude
-                    tgt += t_x
-                    w -= w_x
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -428,7 +408,7 @@ def _deliver_recorded(t, i, net, selection, log, st):
         log.sizes[_DELIVERIES] = d + 1
         _send(src, 1.0, net, st, stamp)
         if net.max_delay > 0:
-            _delay(src, 1.0, t, net, st)
+            deliver_delayed(src, 1.0, t, net, st)
     st.at[_SELECTION] = at
     return OK
 
