@@ -5,7 +5,8 @@ Run after ``pip install .`` (it uses the trained models shipped in ``models/``):
 
     python benchmarks/reproduce.py --samples 512
 
-For each task (N-MNIST-like, SHD-like, DVS-like) it evaluates, on held-out samples generated
+For each task (N-MNIST-like, SHD-like, DVS-like, and DVS-like with the convolutional models
+``dvs-conv-*``) it evaluates, on held-out samples generated
 with a seed the training never saw:
 
 * layered-trained model, layered inference (layer-synchronized execution);
@@ -36,7 +37,8 @@ ROWS = [
     ("unlayered-rs", "async RS", dict(policy="random", forward_group=8, stop="on_output")),
     ("unlayered-ms", "async MS", dict(policy="momentum", forward_group=8, stop="on_output")),
 ]
-TASKS = {"nmnist": ("nmnist-like", 1e-6), "shd": ("shd-like", 0.1), "dvs": ("dvs-like", 0.1)}
+TASKS = {"nmnist": ("nmnist-like", 1e-6), "shd": ("shd-like", 0.1), "dvs": ("dvs-like", 0.1),
+         "dvs-conv": ("dvs-like", 0.1)}
 
 
 def main() -> None:
@@ -47,7 +49,7 @@ def main() -> None:
                         help="semantics of the asynchronous rows (default: Algorithm 1)")
     args = parser.parse_args()
     compats = ["none", "asynctorch"] if args.compat == "both" else [args.compat]
-    header = (f"{'task':<8}{'training':<14}{'inference':<17}{'accuracy':>9}{'density':>9}"
+    header = (f"{'task':<10}{'training':<14}{'inference':<17}{'accuracy':>9}{'density':>9}"
               f"{'SOPs':>10}{'energy uJ':>11}{'steps/pass':>11}{'to output':>10}")
     print(header)
     print("-" * len(header))
@@ -57,7 +59,7 @@ def main() -> None:
         data = load_dataset(dataset, n_samples=args.samples, seed=TEST_SEED)
         for training, inference, options in ROWS:
             if f"{task}-{training}" not in shipped:
-                print(f"{task:<8}{training:<14}{inference:<17}  (no shipped model)")
+                print(f"{task:<10}{training:<14}{inference:<17}  (no shipped model)")
                 continue
             net = load_model(f"{task}-{training}")
             if options.get("policy") == "momentum":
@@ -67,7 +69,7 @@ def main() -> None:
                 label = inference + (" (code)" if compat == "asynctorch" else "")
                 m = Simulator(net, energy_per_sop_pj=26.0, seed=1, compat=compat,
                               **options).run(data).metrics()
-                print(f"{task:<8}{training:<14}{label:<17}{m['accuracy']:>9.3f}"
+                print(f"{task:<10}{training:<14}{label:<17}{m['accuracy']:>9.3f}"
                       f"{m['density']:>9.2f}{m['sops']:>10.0f}{m['energy'] * 1e6:>11.4f}"
                       f"{m['forward_steps']:>11.1f}{m['spikes_to_first_output'] or 0:>10.1f}")
 

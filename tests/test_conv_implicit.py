@@ -22,6 +22,7 @@ from asyncsim.compile import (
     BYTES_PER_SOURCE,
     compiled_size_bound,
 )
+from asyncsim.datasets import cifar_like
 from asyncsim.gradient import replay_gradient
 
 COUNTS = ("fanout", "nonzero_fanout", "fanin", "input_fanin", "target_first")
@@ -189,3 +190,14 @@ def test_memory_follows_neurons_and_kernel_parameters():
     # compiling holds no per-synapse array: one int64 per synapse would take 300 MiB
     assert synapses > 30_000_000 and peak < 4 * bound < 8 * synapses
     assert compiled.targets.shape[0] == 0 and compiled.conv_weights.shape[0] == kernel
+
+
+def test_the_shipped_vgg_compiles_to_its_memory_bound_and_runs():
+    """The VGG-style model (143 k neurons, 68 M synapses if expanded) compiles to about 26 MB,
+    within 2x of neurons x state + kernel parameters, and simulates a sample."""
+    net = load_model("cifar-vgg-unlayered-rs")
+    compiled = compile_network(net)
+    assert sum(p.n_synapses for p in net.projections) > 60_000_000
+    assert compiled.nbytes <= 2 * compiled_size_bound(net) < 60_000_000
+    report = Simulator(net, forward_group=64).run(cifar_like(1, n_timesteps=1))
+    assert report.per_sample["sops"][0] > 100_000
