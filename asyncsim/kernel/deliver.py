@@ -88,9 +88,15 @@ def _reach(tgt, current, with_current, count_messages, state, front, stamp, next
         state.currents[tgt] += 1
     if count_messages:
         state.new_messages[tgt] += 1
-    if front.marked[tgt] != stamp:
-        front.marked[tgt] = stamp
-        front.listed[next_base + n_next] = tgt
+    return list_neuron(tgt, front, stamp, next_base, n_next)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def list_neuron(n, front, stamp, next_base, n_next):
+    """List neuron ``n`` for the next integration, once per step; returns the new count."""
+    if front.marked[n] != stamp:
+        front.marked[n] = stamp
+        front.listed[next_base + n_next] = n
         n_next += 1
     return n_next
 

@@ -35,7 +35,7 @@ from .codes import (
     STOP_ON_OUTPUT,
     TRACE_INPUT_LENGTH,
 )
-from .deliver import deliver_delayed, deliver_source, forget_input_messages
+from .deliver import deliver_delayed, deliver_source, forget_input_messages, list_neuron
 from .heap import heap_push
 from .rng import uniform
 
@@ -87,15 +87,6 @@ def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, 
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
-def _list_neuron(n, front, stamp, next_base, n_next):
-    if front.marked[n] != stamp:
-        front.marked[n] = stamp
-        front.listed[next_base + n_next] = n
-        n_next += 1
-    return n_next
-
-
-@nb.njit(cache=True, _nrt=False, inline="always")
 def pass_start_drive(n, net, syn):
     """What enters neuron ``n``'s membrane at the start of a pass: its bias or, with a
     current-based synapse, its decayed synaptic current plus the bias (which ``syn`` keeps).
@@ -121,7 +112,7 @@ def _pass_start_currents(net, state, front, at):
             held[n] = 0
         elif add != 0.0:
             u[n] += add
-            n_next = _list_neuron(n, front, stamp, next_base, n_next)
+            n_next = list_neuron(n, front, stamp, next_base, n_next)
     at[N_NEXT] = n_next
 
 
@@ -135,7 +126,7 @@ def _delayed_arrivals(t, net, state, front, at):
             state.x[n] += future[n]
             state.currents[n] += 1
             future[n] = 0.0
-            n_next = _list_neuron(n, front, stamp, next_base, n_next)
+            n_next = list_neuron(n, front, stamp, next_base, n_next)
     at[N_NEXT] = n_next
 
 
