@@ -237,8 +237,8 @@ def test_train_command_builds_current_based_layers_and_learns_biases(tmp_path):
 
 
 def test_every_generated_dataset_is_described_in_data_list():
+    from asyncsim.cli.main import GENERATED
     from asyncsim.datasets import BUILTIN
-    from cli.main import GENERATED
 
     assert set(GENERATED) == set(BUILTIN)
     listing = _run("data", "list").output

@@ -297,7 +297,7 @@ def test_a_profile_without_a_delay_limit_runs_delays_without_warning():
     assert ChipSimulator(net, "ideal-async").warnings == []
 
 
-def test_one_layer_per_core_placement_does_not_depend_on_the_hash_seed():
+def test_one_layer_per_core_placement_does_not_depend_on_the_hash_seed(tmp_path):
     """Speck places each layer on a core of its own (a bipartite matching); with tuple nodes
     the matching, and so the hop counts, changed from one process to the next."""
     import os
@@ -309,7 +309,9 @@ def test_one_layer_per_core_placement_does_not_depend_on_the_hash_seed():
             "net = load_model('nmnist-conv')\n"
             "m = map_network(compile_network(net), load_profile('speck'), network=net)\n"
             "print(m.core_of.tolist(), m.route_hops.tolist())\n")
+    # run outside the checkout: the installed package (with its shipped models) is imported
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}
-                              ).stdout for seed in (5, 6, 7, 9)}
+                              check=True, cwd=tmp_path,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+               for seed in (5, 6, 7, 9)}
     assert len(outputs) == 1
