@@ -101,7 +101,7 @@ def list_neuron(n, front, stamp, next_base, n_next):
     return n_next
 
 
-@nb.njit(cache=True, _nrt=False, inline="always")
+@nb.njit(cache=True, _nrt=False)
 def _deliver_one_by_one(src, amplitude, with_current, count_messages, net, state, front, stamp,
                         next_base, n_next):
     """``src``'s immediate messages target by target, in increasing target order (the order
@@ -134,7 +134,7 @@ def _deliver_one_by_one(src, amplitude, with_current, count_messages, net, state
     return n_next
 
 
-@nb.njit(cache=True, _nrt=False, inline="always")
+@nb.njit(cache=True, _nrt=False)
 def _conv_currents(src, amplitude, with_current, net, x):
     """Add ``src``'s immediate convolution currents to ``x`` (with ``with_current``); returns
     how many targets they reach (a source whose targets form one run)."""
