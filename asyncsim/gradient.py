@@ -28,7 +28,8 @@ follow the number of delivered currents and events, not forward steps x neurons.
 Supported: aggregated input, LIF/IF, hard/soft reset, refractoriness with refractory dropout,
 input and network spike dropout, both stop conditions, every policy. Not yet: queued input,
 synchronization thresholds (replay a layered schedule with ``F`` >= every layer and the layer
-policy instead), membrane readout.
+policy instead). A loss on the output membranes after the last pass (a leaky-integrator
+readout) is supported through ``upstream_of="membranes"``.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
                     trace: Trace, alpha: float = 2.0,
                     upstream: np.ndarray | None = None,
                     silent_hidden: bool = False, compiled: Any = None,
-                    detach_reset: bool = False) -> Gradient:
+                    detach_reset: bool = False,
+                    upstream_of: str = "counts") -> Gradient:
     """Loss and weight gradients of the replay of ``trace`` (see the module documentation).
 
     With ``upstream`` (S, outputs) = dloss/dcounts of any loss, the gradients are those of that
@@ -94,7 +96,15 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     save compiling it again. With ``detach_reset``, the reset passes no gradient through the
     spike (``u <- u (1 - sg(s))``, ``sg`` stopping the gradient), as the frameworks' "detach
     reset" option: on long temporal inputs under an asynchronous schedule the full gradient
-    can grow by orders of magnitude (docs/training.md)."""
+    can grow by orders of magnitude (docs/training.md). With ``upstream_of="membranes"``,
+    ``upstream`` is dloss / d(output membranes after the last pass) instead (a membrane
+    readout, e.g. of a leaky-integrator output layer)."""
+    if upstream_of not in ("counts", "membranes"):
+        raise InputError(f"field 'upstream_of': expected 'counts' or 'membranes', "
+                         f"got {upstream_of!r}")
+    if upstream_of == "membranes" and upstream is None:
+        raise InputError("field 'upstream': a membrane readout needs dloss/dmembranes "
+                         "(upstream), got none")
     cfg = trace.config
     if cfg.input_mode != "aggregated":
         raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
@@ -119,7 +129,8 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
                          f"{trace.steps.shape[1]} timesteps, got inputs {inputs.shape[:2]}")
     use_survivors = cfg.input_dropout > 0
     net = kernel.network_arrays(c)
-    spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S, bool(detach_reset))
+    spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S, bool(detach_reset),
+                    upstream_of == "membranes")
     exemptions, exemption_at = _per_sample_rows(trace.exemptions, S, sort=True)
     survivors, survivor_at = _per_sample_rows(trace.input_survivors, S, sort=False)
     blocks = max(1, min(S, numba.get_num_threads()))

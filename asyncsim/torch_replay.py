@@ -59,6 +59,20 @@ def autograd_replay_counts(network: Network, inputs: np.ndarray, trace: Trace,
     return torch.stack([replay.sample(s, inputs[s]) for s in range(inputs.shape[0])])
 
 
+def autograd_replay_membranes(network: Network, inputs: np.ndarray, trace: Trace,
+                              weights: list[torch.Tensor], alpha: float = 2.0,
+                              biases: list[torch.Tensor] | None = None,
+                              detach_reset: bool = False) -> torch.Tensor:
+    """(S, outputs) output membranes after the last pass of the replay of ``trace``,
+    differentiable in ``weights`` and ``biases`` (a membrane readout's logits)."""
+    replay = _DenseReplay(network, trace, weights, biases, alpha, False, detach_reset)
+    membranes = []
+    for s in range(inputs.shape[0]):
+        replay.sample(s, inputs[s])
+        membranes.append(replay.u[replay.out_first:])
+    return torch.stack(membranes)
+
+
 def _per_neuron(network: Network, values: list) -> torch.Tensor:
     return torch.cat([torch.as_tensor(np.broadcast_to(np.asarray(v, dtype=np.float64),
                                                       (layer.size,)).copy())

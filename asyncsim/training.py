@@ -80,7 +80,9 @@ class TrainConfig:
         "detach-reset option; it keeps gradients of long temporal inputs in scale).",
         kind="bool")
     count_scale: float = parameter(
-        1.0, "Loss: cross-entropy of softmax(count_scale x output spike counts).",
+        1.0, "Loss: cross-entropy of softmax(count_scale x output spike counts), or of "
+        "softmax(count_scale x output membranes after the last timestep) for a "
+        "leaky-integrator output layer (li).",
         kind="float", minimum=0.0, positive=True)
     stop: str = parameter("drain", "Stop condition of the simulated passes (train with the "
                           "inference one).", kind="choice", choices=STOPS)
@@ -118,20 +120,36 @@ HELD_OUT_SEED_OFFSET = 1_000_000
 
 def build_network(model: str, *, seed: int = 0, tau_m_ms: float = 1.0, dt_ms: float = 10.0,
                   threshold: float = 0.3, synapse: str = "instant", tau_syn_ms: float = 5.0,
-                  name: str = "network") -> Network:
+                  name: str = "network", readout: str = "spikes",
+                  readout_tau_ms: float | None = None) -> Network:
     """The network to train: a model (file, folder or shipped name), or an architecture such
     as ``2312-64-64-64-10`` (a chain of LIF layers with Xavier-uniform weights drawn with
     ``seed``; ``synapse="current"`` for current-based synapses; ``tau_m_ms``, ``tau_syn_ms``
-    and ``dt_ms`` in milliseconds)."""
+    and ``dt_ms`` in milliseconds). ``readout="li"`` makes an architecture's output layer a
+    leaky integrator (membrane time constant ``readout_tau_ms``, default ``tau_m_ms``) that
+    is read out, and trained, by its membranes after the last timestep."""
+    if readout not in READOUTS:
+        raise InputError(f"field 'readout': expected one of {', '.join(READOUTS)}, "
+                         f"got {readout!r}")
     parts = model.split("-")
     if len(parts) > 1 and all(part.isdigit() for part in parts):
         sizes = [int(v) for v in parts]
         if min(sizes) < 1:
             raise InputError(f"architecture '{model}': expected layer sizes >= 1")
-        return random_feedforward(sizes, seed=seed, tau_m_ms=tau_m_ms, dt_ms=dt_ms,
-                                  threshold=threshold, synapse=synapse,
-                                  tau_syn_ms=tau_syn_ms, name=name)
+        network = random_feedforward(sizes, seed=seed, tau_m_ms=tau_m_ms, dt_ms=dt_ms,
+                                     threshold=threshold, synapse=synapse,
+                                     tau_syn_ms=tau_syn_ms, name=name)
+        if readout == "li":
+            tau = tau_m_ms if readout_tau_ms is None else readout_tau_ms
+            output = replace(network.layers[-1], neuron="li", tau_m_ms=tau)
+            network = replace(network, layers=[*network.layers[:-1], output])
+        return network
     return load_model(model)
+
+
+#: output layers of an architecture string: spiking (read out by spike counts) or a leaky
+#: integrator (read out by its final membranes)
+READOUTS = ("spikes", "li")
 
 
 def held_out_data(dataset: str, n_samples: int, config: TrainConfig) -> FrameDataset | None:
@@ -225,6 +243,8 @@ def train(
     if resume and checkpoint is not None and Path(checkpoint).exists():
         weights, adam, history, first_epoch = _read_checkpoint(checkpoint, weights)
     options = config.simulator_options()
+    # a leaky-integrator output layer is read out (and trained) by its final membranes
+    membrane_readout = not network.layers[-1].fires
     n_batches = math.ceil(data.n_samples / config.batch_size)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
@@ -238,14 +258,16 @@ def train(
             report = sim.run(data.inputs[idx], data.labels[idx], record=True)
             replay = dict(alpha=config.alpha, silent_hidden=config.silent_gradient,
                           detach_reset=config.detach_reset, compiled=sim.compiled)
-            if config.count_scale == 1.0:
+            if config.count_scale == 1.0 and not membrane_readout:
                 grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
                                        report.trace, **replay)
             else:
-                loss, upstream = scaled_cross_entropy(report.per_sample["output_counts"],
+                readout = "output_membrane" if membrane_readout else "output_counts"
+                loss, upstream = scaled_cross_entropy(report.per_sample[readout],
                                                       data.labels[idx], config.count_scale)
                 grad = replay_gradient(current, data.inputs[idx], None, report.trace,
-                                       upstream=upstream, **replay)
+                                       upstream=upstream, upstream_of="membranes"
+                                       if membrane_readout else "counts", **replay)
                 grad.loss = loss
             grads = [g + config.weight_decay * w for g, w in zip(grad.weights,
                                                                   weights[:n_weights],

@@ -43,14 +43,16 @@ def workload(name: str, samples: int):
     from asyncsim import random_feedforward
     from asyncsim.datasets import shd_like
 
+    sys.path.insert(0, str(HERE))
     if name == "nmnist":
-        sys.path.insert(0, str(HERE))
         from workloads import nmnist_case
 
         net, inputs, labels = nmnist_case(samples)
         weights = [p.weight.astype(np.float64) for p in net.projections]
         return weights, inputs, labels.astype(np.int64), 10, 1.0
-    data = shd_like(samples, seed=0)
+    from workloads import SHD_WORKLOAD_BAND_PROBABILITY
+
+    data = shd_like(samples, seed=0, band_probability=SHD_WORKLOAD_BAND_PROBABILITY)
     net = random_feedforward([350, 128, 128, 128, 20], seed=0)
     return [p.weight for p in net.projections], data.inputs, data.labels, 20, 100.0
 

@@ -30,7 +30,7 @@ from asyncsim.sweeps.plots import (
     plot_results,
     plot_training_curves,
 )
-from asyncsim.training import TrainConfig, build_network, evaluate, held_out_data, train
+from asyncsim.training import READOUTS, TrainConfig, build_network, evaluate, held_out_data, train
 
 from .options import given, schema_options
 
@@ -242,6 +242,14 @@ def _step_list(text: str) -> list[int]:
 @click.option("--tau-syn-ms", type=float, default=5.0, show_default=True,
               help="For an architecture string with --synapse current: synaptic time "
                    "constant, milliseconds.")
+@click.option("--readout", type=click.Choice(list(READOUTS)), default="spikes",
+              show_default=True,
+              help="For an architecture string: a spiking output layer read out by its spike "
+                   "counts, or a leaky integrator (li) read out, and trained, by its "
+                   "membranes after the last timestep.")
+@click.option("--readout-tau-ms", type=click.FloatRange(min=0.0, min_open=True), default=None,
+              help="For --readout li: the integrator's membrane time constant, milliseconds. "
+                   "[default: --tau-m-ms]")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
               help="Where to write the trained model (YAML; weights beside it).")
 @click.option("--curves", "curves_path", type=click.Path(dir_okay=False), default=None,
@@ -254,8 +262,8 @@ def _step_list(text: str) -> list[int]:
 @click.option("--allow-large", is_flag=True,
               help="Go ahead with work estimated to exceed this machine's memory.")
 def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, threshold,
-                  synapse, tau_syn_ms, out_path, curves_path, checkpoint, resume, progress,
-                  allow_large, **parameters):
+                  synapse, tau_syn_ms, readout, readout_tau_ms, out_path, curves_path,
+                  checkpoint, resume, progress, allow_large, **parameters):
     """Train MODEL (a model file, a shipped model, or an architecture such as
     2312-64-64-64-10) with the asynchronous schedule in the loop."""
     recipe = get_preset(preset) if preset else None
@@ -280,7 +288,8 @@ def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, t
     config = (preset_config(preset, **given_fields) if preset
               else TrainConfig(**given_fields))
     network = build_network(model, seed=config.seed, synapse=synapse, tau_syn_ms=tau_syn_ms,
-                            name=Path(out_path).stem, **neurons)
+                            name=Path(out_path).stem, readout=readout,
+                            readout_tau_ms=readout_tau_ms, **neurons)
     compile_network(network, allow_large)  # refuse a network too large before any work
     train_set = _load_data(data, samples, config.seed, allow_large)
     Simulator(network, allow_large=allow_large).validate(train_set.inputs, train_set.labels)

@@ -194,7 +194,10 @@ def test_shd_like_shape_and_activity():
     assert data.name == "shd-like"
     assert 5 < data.inputs.sum(axis=2).mean() < 30
     quiet = shd_like(64, seed=2, background_rate_hz=0.0)
-    assert quiet.inputs.sum(axis=2).mean() < 5  # the bands alone are sparse
+    band = quiet.inputs.sum(axis=2).mean()
+    assert 1.5 < band < 5  # one band of 8-20 channels at 0.25, absent at the edges
+    earlier = shd_like(64, seed=2, background_rate_hz=0.0, band_probability=0.12)
+    assert 0.4 * band < earlier.inputs.sum(axis=2).mean() < 0.6 * band
 
 
 def _summed_and_timed(make, n: int):
@@ -272,6 +275,7 @@ def test_generators_are_fast():
     (lambda: nmnist_like(4, active_per_timestep=3000), "active_per_timestep"),
     (lambda: shd_like(4, n_channels=10), "n_channels"),
     (lambda: shd_like(4, n_classes=0), "n_classes"),
+    (lambda: shd_like(4, band_probability=1.5), "band_probability"),
     (lambda: shd_like(-1), "n_samples"),
     (lambda: dvs_like(4, event_probability=2.0), "event_probability"),
     (lambda: dvs_like(4, background_rate_hz=80.0), "background_rate_hz"),

@@ -100,9 +100,14 @@ def _stroke_template(rng: np.random.Generator) -> tuple[tuple, tuple]:
     return np.nonzero(on), np.nonzero(off)
 
 
+#: probability that a band channel of ``shd-like`` fires in a timestep (see :func:`shd_like`)
+SHD_BAND_PROBABILITY = 0.25
+
+
 def shd_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 100,
              n_channels: int = 350, n_classes: int = 20,
-             background_rate_hz: float = 5.0) -> FrameDataset:
+             background_rate_hz: float = 5.0,
+             band_probability: float = SHD_BAND_PROBABILITY) -> FrameDataset:
     """A seeded temporal task shaped like SHD: 350 channels, 20 classes, 10 ms timesteps.
 
     Each class is a sequence of 4 "formant" bands (channel ranges of 8-20 channels) active one
@@ -110,10 +115,18 @@ def shd_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 100,
     samples the same task. Classes come in pairs (0, 1), (2, 3), ... that use the same bands for
     the same durations in a different order (ABCD and CDAB), so summed counts cannot tell a pair
     apart: the network needs time. Each sample jitters the onset (starts at timestep 0-10) and
-    each band's channels (+/- 3), fires band channels with probability 0.12 per timestep
-    (12 Hz), and adds background noise at ``background_rate_hz`` on every channel (Bernoulli
-    per timestep). With the defaults about 19 inputs are active per timestep, 17.5 of them
-    background.
+    each band's channels (+/- 3), fires band channels with probability ``band_probability``
+    per timestep (0.25: 25 Hz), and adds background noise at ``background_rate_hz`` on every
+    channel (Bernoulli per timestep). With the defaults about 20 inputs are active per
+    timestep, 17.5 of them background; while a band is on, 2-5 of its 8-20 channels fire
+    together.
+
+    Until 2026-12-07 the bands fired at 0.12 (12 Hz, about 1.7 band inputs per timestep):
+    hidden layers then carried so few spikes per timestep that F = 8 nearly covered them, and
+    a layered-trained model lost only 0.02 under asynchronous scheduling. Coincident band
+    input, as a spoken formant drives many cochlear channels in the same 10 ms bin, is what
+    makes the task sensitive to layer order (``docs/reproduce.md``); pass
+    ``band_probability=0.12`` for the earlier task.
 
     Args:
         n_samples: number of samples; labels are uniform over the classes.
@@ -122,6 +135,7 @@ def shd_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 100,
         n_channels: input channels, at least 21.
         n_classes: number of classes, >= 1.
         background_rate_hz: background firing rate per channel, Hz, at most 100.
+        band_probability: probability that a band channel fires in a timestep, in [0, 1].
 
     Returns:
         A :class:`FrameDataset` of 0/1 counts, ``dt_ms`` 10.
@@ -131,6 +145,7 @@ def shd_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 100,
     _check_range("n_channels", n_channels, 21)
     _check_range("n_classes", n_classes, 1)
     _check_range("background_rate_hz", background_rate_hz, 0.0, 1000.0 / SYNTHETIC_DT_MS)
+    _check_range("band_probability", band_probability, 0.0, 1.0)
     task = np.random.default_rng(TASK_SEED + 1)
     classes = []
     for _ in range(math.ceil(n_classes / 2)):
@@ -153,7 +168,7 @@ def shd_like(n_samples: int = 256, seed: int = 0, n_timesteps: int = 100,
             lo, hi = max(0, low + shift), min(n_channels, low + shift + width)
             t_end = min(n_timesteps, t + duration)
             if t < t_end and lo < hi:
-                block = rng.random((t_end - t, hi - lo)) < 0.12
+                block = rng.random((t_end - t, hi - lo)) < band_probability
                 inputs[s, t:t_end, lo:hi] |= block.astype(np.uint8)
             t += duration
     return FrameDataset(inputs, labels, n_classes, "shd-like", SYNTHETIC_DT_MS)

@@ -42,11 +42,12 @@ RecordedBatch = namedtuple("RecordedBatch", (
 
 LossSpec = namedtuple("LossSpec", (
     "labels",         # (S,) int64 class indices; < 0: start from ``upstream``
-    "upstream",       # (S, outputs) float64 dloss/dcounts of any loss
+    "upstream",       # (S, outputs) float64 dloss/dcounts (or membranes) of any loss
     "alpha",          # float: steepness of the arctan surrogate
     "silent_hidden",  # bool: hidden neurons below threshold pass gradient too
     "n_samples",      # int: the cross-entropy is a mean over this many samples
     "detach_reset",   # bool: no gradient through the reset's dependence on the spike
+    "membrane",       # bool: ``upstream`` is dloss / d(output membranes after the last pass)
 ))
 
 EventLog = namedtuple("EventLog", (
@@ -155,7 +156,13 @@ def _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses):
     if status != OK:
         return status
     dcount = adj.dcount
-    if spec.labels[s] < 0:
+    if spec.membrane:
+        # the reverse walk starts after the last pass, where the loss reads the membranes
+        for k in range(dcount.shape[0]):
+            dcount[k] = 0.0
+            adj.lam[net.output_offset + k] = spec.upstream[s, k]
+        losses[s] = 0.0
+    elif spec.labels[s] < 0:
         for k in range(dcount.shape[0]):
             dcount[k] = spec.upstream[s, k]
         losses[s] = 0.0
