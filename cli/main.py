@@ -213,6 +213,11 @@ def _step_list(text: str) -> list[int]:
     return steps
 
 
+#: ``asyncsim train`` options that describe the network built from an architecture string
+ARCHITECTURE_OPTIONS = ("tau_m_ms", "dt_ms", "threshold", "synapse", "tau_syn_ms", "readout",
+                        "readout_tau_ms")
+
+
 @cli.command("train")
 @click.argument("model", required=False)
 @click.option("--preset", type=click.Choice(list(PRESETS)), default=None,
@@ -261,8 +266,7 @@ def _step_list(text: str) -> list[int]:
 @click.option("--progress/--no-progress", default=None)
 @click.option("--allow-large", is_flag=True,
               help="Go ahead with work estimated to exceed this machine's memory.")
-def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, threshold,
-                  synapse, tau_syn_ms, readout, readout_tau_ms, out_path, curves_path,
+def train_command(model, preset, data, samples, test_samples, out_path, curves_path,
                   checkpoint, resume, progress, allow_large, **parameters):
     """Train MODEL (a model file, a shipped model, or an architecture such as
     2312-64-64-64-10) with the asynchronous schedule in the loop."""
@@ -275,10 +279,11 @@ def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, t
 
     data = data or (recipe.data if recipe else "nmnist-like")
     samples = samples or (recipe.samples if recipe else 1024)
-    # neuron settings: given > the preset's > build_network's defaults
+    # an architecture string's settings: given > the preset's > build_network's defaults
+    # (the rest of ``parameters`` are TrainConfig's)
+    given_network = {key: parameters.pop(key) for key in ARCHITECTURE_OPTIONS}
     neurons = recipe.network_options() if recipe else {}
-    neurons.update({k: v for k, v in dict(tau_m_ms=tau_m_ms, dt_ms=dt_ms,
-                                          threshold=threshold).items() if v is not None})
+    neurons.update({key: value for key, value in given_network.items() if value is not None})
     curves_path = curves_path or str(Path(out_path).with_suffix("")) + ".curves.csv"
     for path, what in ((out_path, "model file"), (curves_path, "training curves file"),
                        (checkpoint, "checkpoint file")):
@@ -287,9 +292,7 @@ def train_command(model, preset, data, samples, test_samples, tau_m_ms, dt_ms, t
     given_fields = given(parameters, TrainConfig)
     config = (preset_config(preset, **given_fields) if preset
               else TrainConfig(**given_fields))
-    network = build_network(model, seed=config.seed, synapse=synapse, tau_syn_ms=tau_syn_ms,
-                            name=Path(out_path).stem, readout=readout,
-                            readout_tau_ms=readout_tau_ms, **neurons)
+    network = build_network(model, seed=config.seed, name=Path(out_path).stem, **neurons)
     compile_network(network, allow_large)  # refuse a network too large before any work
     train_set = _load_data(data, samples, config.seed, allow_large)
     Simulator(network, allow_large=allow_large).validate(train_set.inputs, train_set.labels)

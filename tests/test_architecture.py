@@ -18,6 +18,8 @@ from asyncsim.training import TrainConfig
 
 PACKAGE = Path(asyncsim.__file__).parent
 SOURCES = sorted(PACKAGE.rglob("*.py"))
+# installed, the command line is asyncsim/cli; in a checkout it lies beside the package
+CHECKOUT_CLI = [] if (PACKAGE / "cli").is_dir() else sorted((PACKAGE.parent / "cli").glob("*.py"))
 
 
 def _module_name(path: Path) -> str:
@@ -68,11 +70,11 @@ def test_asyncsim_has_no_import_cycle():
 
 
 def _functions():
-    for path in SOURCES:
+    for path in SOURCES + CHECKOUT_CLI:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 a = node.args
-                yield (f"{path.relative_to(PACKAGE)}:{node.name}",
+                yield (f"{path.relative_to(PACKAGE.parent)}:{node.name}",
                        node.end_lineno - node.lineno + 1,
                        len(a.args) + len(a.kwonlyargs) + len(a.posonlyargs))
 
