@@ -118,6 +118,11 @@ class TrainConfig:
 HELD_OUT_SEED_OFFSET = 1_000_000
 
 
+#: output layers of an architecture string: spiking (read out by spike counts) or a leaky
+#: integrator (read out by its final membranes)
+OUTPUT_LAYERS = ("spikes", "li")
+
+
 def build_network(model: str, *, seed: int = 0, tau_m_ms: float = 1.0, dt_ms: float = 10.0,
                   threshold: float = 0.3, synapse: str = "instant", tau_syn_ms: float = 5.0,
                   name: str = "network", readout: str = "spikes",
@@ -128,8 +133,8 @@ def build_network(model: str, *, seed: int = 0, tau_m_ms: float = 1.0, dt_ms: fl
     and ``dt_ms`` in milliseconds). ``readout="li"`` makes an architecture's output layer a
     leaky integrator (membrane time constant ``readout_tau_ms``, default ``tau_m_ms``) that
     is read out, and trained, by its membranes after the last timestep."""
-    if readout not in READOUTS:
-        raise InputError(f"field 'readout': expected one of {', '.join(READOUTS)}, "
+    if readout not in OUTPUT_LAYERS:
+        raise InputError(f"field 'readout': expected one of {', '.join(OUTPUT_LAYERS)}, "
                          f"got {readout!r}")
     parts = model.split("-")
     if len(parts) > 1 and all(part.isdigit() for part in parts):
@@ -145,11 +150,6 @@ def build_network(model: str, *, seed: int = 0, tau_m_ms: float = 1.0, dt_ms: fl
             network = replace(network, layers=[*network.layers[:-1], output])
         return network
     return load_model(model)
-
-
-#: output layers of an architecture string: spiking (read out by spike counts) or a leaky
-#: integrator (read out by its final membranes)
-READOUTS = ("spikes", "li")
 
 
 def held_out_data(dataset: str, n_samples: int, config: TrainConfig) -> FrameDataset | None:
@@ -243,8 +243,6 @@ def train(
     if resume and checkpoint is not None and Path(checkpoint).exists():
         weights, adam, history, first_epoch = _read_checkpoint(checkpoint, weights)
     options = config.simulator_options()
-    # a leaky-integrator output layer is read out (and trained) by its final membranes
-    membrane_readout = not network.layers[-1].fires
     n_batches = math.ceil(data.n_samples / config.batch_size)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
@@ -258,16 +256,18 @@ def train(
             report = sim.run(data.inputs[idx], data.labels[idx], record=True)
             replay = dict(alpha=config.alpha, silent_hidden=config.silent_gradient,
                           detach_reset=config.detach_reset, compiled=sim.compiled)
-            if config.count_scale == 1.0 and not membrane_readout:
+            # the loss reads what inference reads: membranes for a leaky-integrator output
+            on_membranes = report.config.readout == "membrane"
+            if config.count_scale == 1.0 and not on_membranes:
                 grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
                                        report.trace, **replay)
             else:
-                readout = "output_membrane" if membrane_readout else "output_counts"
-                loss, upstream = scaled_cross_entropy(report.per_sample[readout],
+                of = "membranes" if on_membranes else "counts"
+                key = "output_membrane" if on_membranes else "output_counts"
+                loss, upstream = scaled_cross_entropy(report.per_sample[key],
                                                       data.labels[idx], config.count_scale)
                 grad = replay_gradient(current, data.inputs[idx], None, report.trace,
-                                       upstream=upstream, upstream_of="membranes"
-                                       if membrane_readout else "counts", **replay)
+                                       upstream=upstream, upstream_of=of, **replay)
                 grad.loss = loss
             grads = [g + config.weight_decay * w for g, w in zip(grad.weights,
                                                                   weights[:n_weights],

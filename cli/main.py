@@ -30,7 +30,14 @@ from asyncsim.sweeps.plots import (
     plot_results,
     plot_training_curves,
 )
-from asyncsim.training import READOUTS, TrainConfig, build_network, evaluate, held_out_data, train
+from asyncsim.training import (
+    OUTPUT_LAYERS,
+    TrainConfig,
+    build_network,
+    evaluate,
+    held_out_data,
+    train,
+)
 
 from .options import given, schema_options
 
@@ -247,7 +254,7 @@ ARCHITECTURE_OPTIONS = ("tau_m_ms", "dt_ms", "threshold", "synapse", "tau_syn_ms
 @click.option("--tau-syn-ms", type=float, default=5.0, show_default=True,
               help="For an architecture string with --synapse current: synaptic time "
                    "constant, milliseconds.")
-@click.option("--readout", type=click.Choice(list(READOUTS)), default="spikes",
+@click.option("--readout", type=click.Choice(list(OUTPUT_LAYERS)), default="spikes",
               show_default=True,
               help="For an architecture string: a spiking output layer read out by its spike "
                    "counts, or a leaky integrator (li) read out, and trained, by its "
