@@ -89,7 +89,7 @@ def dump(path: Path) -> None:
             report = sim.run(inputs, threads=1,
                              record="compat" not in settings and "input_mode" not in settings)
             arrays.update(_report_arrays(f"{name}/{k}", report))
-            if report.trace is not None and name in ("nmnist", "shd") and k % 4 == 1:
+            if report.trace is not None and (k % 4 == 1 or "input_dropout" in settings):
                 labels = np.arange(len(inputs)) % net.layers[-1].size
                 grad = replay_gradient(net, inputs, labels, report.trace)
                 for i, w in enumerate(grad.weights):

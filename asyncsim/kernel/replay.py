@@ -57,7 +57,10 @@ EventLog = namedtuple("EventLog", (
     "dl_event", "dl_pass", "dl_step",              # deliveries (of firing events)
     "frozen_from",    # (T, N) forward step from which a neuron is refractory in a pass
                       # (-1: held at zero for the whole pass)
-    "counts",         # (T, N_in) input counts used in each pass
+    "input_at",       # (T + 1,) pass t's active input features are entries
+                      # input_at[t]:input_at[t + 1] of ...
+    "input_feature",  # ... the features (in increasing order) and ...
+    "input_count",    # ... their counts, as delivered (after input dropout)
     "sizes",          # [events, silent evaluations, deliveries]
 ))
 
@@ -70,6 +73,8 @@ ReplayState = namedtuple("ReplayState", (
     "syn",            # synaptic current (current-based synapses)
     "held",           # held at zero through the next pass (zero_hold reset)
     "future",         # (max_delay + 1, N) delayed currents by arrival pass
+    "run_stamp",      # == stamp: the run of targets starting at this neuron is listed ...
+    "run_size",       # ... up to this size (a run sent again in one step is not listed again)
     "at",             # [stamp, listed count, selection position, exemption row, survivor row]
 ))
 _STAMP, _N_LISTED, _SELECTION, _EXEMPTION, _SURVIVOR = range(5)
@@ -105,12 +110,14 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
         np.empty(capacity, np.int64), np.empty(capacity, np.int64),
         np.empty(capacity, np.int64),
         np.full((n_steps_total, n), 1 << 40, np.int64),
-        np.zeros((n_steps_total, n_inputs), np.int64), np.zeros(3, np.int64))
-    st = ReplayState(np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.empty(n, np.int64),
+        np.zeros(n_steps_total + 1, np.int64), np.empty(n_steps_total * n_inputs, np.int64),
+        np.empty(n_steps_total * n_inputs, np.int64), np.zeros(3, np.int64))
+    # listed: one slot more for the branch-free listing's last write
+    st = ReplayState(np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.empty(n + 1, np.int64),
                      np.zeros(n, np.int64), np.full(n, -1, np.int64),
                      np.full(n, -1, np.int64), np.zeros(n), np.zeros(n, np.uint8),
                      np.zeros((net.max_delay + 1, n if net.max_delay > 0 else 0)),
-                     np.zeros(5, np.int64))
+                     np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(5, np.int64))
     st.at[_STAMP] = 1
     st.at[_SELECTION] = selection_start
     adj = Adjoints(np.zeros(n), np.zeros(n), np.zeros(capacity), np.zeros(capacity),
@@ -222,26 +229,41 @@ def _start_pass(s, t, net, trace, log, st):
                 x[n] += future[n]
                 future[n] = 0.0
                 _list(st, n, stamp)
-    counts = log.counts
-    n_inputs = counts.shape[1]
-    for f in range(n_inputs):
-        counts[t, f] = trace.inputs[s, t, f]
+    first, end = _list_active_inputs(s, t, trace, log, st)
+    n_neurons = u.shape[0]
+    for k in range(first, end):
+        src = n_neurons + log.input_feature[k]
+        c = log.input_count[k]
+        _send(src, float(c), net, st, stamp)
+        if net.max_delay > 0:
+            deliver_delayed(src, c, t, net, st)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _list_active_inputs(s, t, trace, log, st):
+    """Log pass ``t``'s active input features (those delivering at least one spike) in
+    increasing order; returns where they are in the log."""
+    features, counts = log.input_feature, log.input_count
+    first = log.input_at[t]
+    end = first
     if trace.use_survivors:
-        for f in range(n_inputs):
-            counts[t, f] = 0
         sv = st.at[_SURVIVOR]
         while sv < trace.survivors.shape[0] and trace.survivors[sv, 0] == t:
-            counts[t, trace.survivors[sv, 1]] = trace.survivors[sv, 2]
+            if trace.survivors[sv, 2] > 0:
+                features[end] = trace.survivors[sv, 1]
+                counts[end] = trace.survivors[sv, 2]
+                end += 1
             sv += 1
         st.at[_SURVIVOR] = sv
-    n_neurons = u.shape[0]
-    for f in range(n_inputs):
-        c = counts[t, f]
-        if c > 0:
-            src = n_neurons + f
-            _send(src, float(c), net, st, stamp)
-            if net.max_delay > 0:
-                deliver_delayed(src, c, t, net, st)
+    else:
+        frame = trace.inputs[s, t]
+        for f in range(frame.shape[0]):
+            features[end] = f  # branch-free: a branch per feature mispredicts
+            end += frame[f] != 0
+        for k in range(first, end):
+            counts[k] = frame[features[k]]
+    log.input_at[t + 1] = end
+    return first, end
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -262,8 +284,17 @@ def _send(src, amplitude, net, st, stamp):
         for p in range(conv_first, conv_end):
             if net.conv[p, DELAY] == 0:
                 size += _send_conv(p, src, amplitude, net, st, stamp, False)
-        for tgt in range(first, first + size):
-            _list(st, tgt, stamp)
+        if st.run_stamp[first] == stamp and st.run_size[first] >= size:
+            return  # every target of the run is listed already (many sources share a run)
+        st.run_stamp[first] = stamp
+        st.run_size[first] = size
+        touched, listed = st.touched, st.listed
+        n_listed = st.at[_N_LISTED]
+        for tgt in range(ufirst, ufirst + np.uint64(size)):
+            listed[n_listed] = tgt  # branch-free: listed once per step
+            n_listed += touched[tgt] != stamp
+            touched[tgt] = stamp
+        st.at[_N_LISTED] = n_listed
     else:
         j = start
         for p in range(conv_first, conv_end):
@@ -328,31 +359,34 @@ def _evaluate(s, t, i, net, spec, log, st, exemptions, out_counts):
     st.at[_N_LISTED] = 0
     stamp = st.at[_STAMP]
     u, x, threshold = st.u, st.x, net.threshold
+    frozen_from = log.frozen_from[t]
     capacity = log.ev_neuron.shape[0]
     for k in range(n_now):
-        n = st.listed[k]
-        if net.any_current:
-            st.syn[n] += x[n]
-        if log.frozen_from[t, n] < i:
-            x[n] = 0.0
-            continue
-        u[n] += x[n]
+        # unsigned index and locals: no negative-index fix-ups, no reloads after stores
+        n = np.uint64(st.listed[k])
+        xn = x[n]
         x[n] = 0.0
-        if (net.is_output[n] or spec.silent_hidden) and u[n] <= threshold[n]:
+        if net.any_current:
+            st.syn[n] += xn
+        if frozen_from[n] < i:
+            continue
+        un = u[n] + xn
+        u[n] = un
+        if un <= threshold[n] and (net.is_output[n] or spec.silent_hidden):
             q = log.sizes[_SILENT]
             if q == capacity:
                 return NEEDS_ROOM
-            log.sl_neuron[q] = n
+            log.sl_neuron[q] = np.int64(n)
             log.sl_pass[q] = t
             log.sl_step[q] = i
-            log.sl_u[q] = u[n]
+            log.sl_u[q] = un
             log.sizes[_SILENT] = q + 1
-        if u[n] > threshold[n]:
+        if un > threshold[n]:
             e = log.sizes[_EVENTS]
             if e == capacity:
                 return NEEDS_ROOM
             log.sizes[_EVENTS] = e + 1
-            _log_event(s, t, i, n, e, net, log, st, stamp, out_counts)
+            _log_event(s, t, i, np.int64(n), e, net, log, st, stamp, out_counts)
     return OK
 
 
@@ -460,12 +494,22 @@ def _reverse(s, net, trace, spec, log, adj, dweights):
     for t in range(n_passes - 1, -1, -1):
         n_steps = trace.steps[s, t]
         for i in range(n_steps - 1, -1, -1):
-            _reverse_silent_deliveries(t, i, i == n_steps - 1, net, log, adj)
-            _reverse_deliveries(t, i, net, log, adj, dweights)
+            # calls only for steps with work: passing these tuples costs hundreds of moves
+            if _logged_at(log.sl_pass, log.sl_step, adj.position[2], t, i):
+                _reverse_silent_deliveries(t, i, i == n_steps - 1, net, log, adj)
+            if _logged_at(log.dl_pass, log.dl_step, adj.position[0], t, i):
+                _reverse_deliveries(t, i, net, log, adj, dweights)
             _reverse_events(t, i, net, spec, log, adj)
             _reverse_silent(t, i, net, spec, log, adj)
         _reverse_inputs(t, net, log, adj, dweights)
         _reverse_pass_start(t, net, log, adj)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _logged_at(passes, steps, position, t, i):
+    """Whether the log entry at ``position`` (counting down) belongs to step ``i`` of pass
+    ``t``."""
+    return position >= 0 and passes[position] == t and steps[position] == i
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -527,22 +571,21 @@ def _reverse_inputs(t, net, log, adj, dweights):
     for n in range(n_neurons):
         if net.input_fanin[n] > 0:
             at_start[n] = _current_adjoint(t, 0, n, net, log, adj)
-    for fi in range(log.counts.shape[1]):
-        c = log.counts[t, fi]
-        if c > 0:
-            src = n_neurons + fi
-            start, end = net.fanout_start[src], net.fanout_start[src + 1]
-            first = net.target_first[src]
-            if first >= 0:
-                ufirst, ustart = np.uint64(first), np.uint64(start)
-                for k in range(np.uint64(end - start)):
-                    dweights[ustart + k] += c * at_start[ufirst + k]
-            else:
-                for j in range(start, end):
-                    dweights[j] += c * at_start[net.targets[j]]
-            for j in range(net.delay_start[src], net.delay_start[src + 1]):
-                dweights[j] += c * _delayed_adjoint(t, j, net, adj)
-            _conv_reverse(src, t, 0, float(c), True, net, log, adj, dweights)
+    for a in range(log.input_at[t], log.input_at[t + 1]):
+        c = log.input_count[a]
+        src = n_neurons + log.input_feature[a]
+        start, end = net.fanout_start[src], net.fanout_start[src + 1]
+        first = net.target_first[src]
+        if first >= 0:
+            ufirst, ustart = np.uint64(first), np.uint64(start)
+            for k in range(np.uint64(end - start)):
+                dweights[ustart + k] += c * at_start[ufirst + k]
+        else:
+            for j in range(start, end):
+                dweights[j] += c * at_start[net.targets[j]]
+        for j in range(net.delay_start[src], net.delay_start[src + 1]):
+            dweights[j] += c * _delayed_adjoint(t, j, net, adj)
+        _conv_reverse(src, t, 0, float(c), True, net, log, adj, dweights)
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -590,10 +633,25 @@ def _reverse_deliveries(t, i, net, log, adj, dweights):
         e = log.dl_event[d]
         src = log.ev_neuron[e]
         grad_s = 0.0
-        for j in range(net.fanout_start[src], net.fanout_start[src + 1]):
-            g = _current_adjoint(t, i + 1, net.targets[j], net, log, adj)
-            grad_s += net.weights[j] * g
-            dweights[j] += g
+        start, end = net.fanout_start[src], net.fanout_start[src + 1]
+        first = net.target_first[src]
+        if first >= 0:
+            # a run of targets (dense projections): no index lookups
+            frozen = log.frozen_from[t]
+            lam, mu, is_current, weights = adj.lam, adj.mu, net.is_current, net.weights
+            ufirst, ustart = np.uint64(first), np.uint64(start)
+            for k in range(np.uint64(end - start)):
+                tgt = ufirst + k
+                g = lam[tgt] if i + 1 <= frozen[tgt] else 0.0
+                if is_current[tgt]:
+                    g += mu[tgt]
+                grad_s += weights[ustart + k] * g
+                dweights[ustart + k] += g
+        else:
+            for j in range(start, end):
+                g = _current_adjoint(t, i + 1, net.targets[j], net, log, adj)
+                grad_s += net.weights[j] * g
+                dweights[j] += g
         for j in range(net.delay_start[src], net.delay_start[src + 1]):
             g = _delayed_adjoint(t, j, net, adj)
             grad_s += net.weights[j] * g
@@ -604,7 +662,7 @@ def _reverse_deliveries(t, i, net, log, adj, dweights):
     adj.position[0] = d
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, inline="always")
 def _reverse_events(t, i, net, spec, log, adj):
     """Firing events of step ``i``: through the spike's surrogate and the reset (unless the
     reset is detached: then the membrane after a hard reset does not depend on the one before,
@@ -624,7 +682,7 @@ def _reverse_events(t, i, net, spec, log, adj):
     adj.position[1] = f
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, inline="always")
 def _reverse_silent(t, i, net, spec, log, adj):
     """Silent evaluations of step ``i``: s = H(u - U_thr) = 0 adds to the count or is
     delivered; the reset u (1 - s) or u - s U_thr (soft) still depends on u through s, unless
