@@ -198,14 +198,25 @@ class Adam:
         self.t = 0
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[np.ndarray]:
+        """The updated parameters (new arrays). The moments are updated in place, with two
+        temporaries per parameter array; every value is computed with the same operations in
+        the same order as the textbook expression, so results do not depend on this."""
         self.t += 1
         out = []
-        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
-            self.m[i] = 0.9 * self.m[i] + 0.1 * g
-            self.v[i] = 0.999 * self.v[i] + 0.001 * g * g
-            m_hat = self.m[i] / (1 - 0.9 ** self.t)
-            v_hat = self.v[i] / (1 - 0.999 ** self.t)
-            out.append(p - self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8))
+        for m, v, p, g in zip(self.m, self.v, params, grads, strict=True):
+            m *= 0.9
+            m += 0.1 * g
+            scratch = 0.001 * g
+            scratch *= g
+            v *= 0.999
+            v += scratch
+            step = m / (1 - 0.9 ** self.t)
+            v_hat = np.divide(v, 1 - 0.999 ** self.t, out=scratch)
+            np.sqrt(v_hat, out=v_hat)
+            v_hat += 1e-8
+            step *= self.learning_rate
+            step /= v_hat
+            out.append(p - step)
         return out
 
 
@@ -345,8 +356,9 @@ def _read_checkpoint(path, like: list[np.ndarray]):
         with np.load(path, allow_pickle=False) as z:
             state = json.loads(str(z["state"]))
             weights = [z[f"w{i}"] for i in range(len(like))]
-            m = [z[f"m{i}"] for i in range(len(like))]
-            v = [z[f"v{i}"] for i in range(len(like))]
+            # the moments are updated in place: writable float64 copies
+            m = [np.array(z[f"m{i}"], dtype=np.float64) for i in range(len(like))]
+            v = [np.array(z[f"v{i}"], dtype=np.float64) for i in range(len(like))]
     except (KeyError, ValueError, OSError) as exc:
         raise InputError(f"{path}: not a readable training checkpoint ({exc})") from None
     for w, ref in zip(weights, like, strict=True):

@@ -9,12 +9,38 @@ from asyncsim.presets import PRESETS, preset_config
 from asyncsim.sweeps import read_results
 from asyncsim.training import (
     CURVE_COLUMNS,
+    Adam,
     TrainConfig,
     build_network,
     evaluate,
     scaled_cross_entropy,
     train,
 )
+
+
+def test_adam_gives_the_textbook_update_bit_for_bit():
+    # the optimizer updates its moments in place; every value must still be the one of the
+    # textbook expression (training results and resumed checkpoints depend on it)
+    rng = np.random.default_rng(1)
+    shapes = [(7, 5), (5,)]
+    adam = Adam(shapes, 3e-3)
+    params = [rng.normal(size=s) for s in shapes]
+    m = [np.zeros(s) for s in shapes]
+    v = [np.zeros(s) for s in shapes]
+    expected = [p.copy() for p in params]
+    for t in range(1, 5):
+        grads = [rng.normal(size=s) for s in shapes]
+        params = adam.step(params, grads)
+        for i, g in enumerate(grads):
+            m[i] = 0.9 * m[i] + 0.1 * g
+            v[i] = 0.999 * v[i] + 0.001 * g * g
+            m_hat = m[i] / (1 - 0.9 ** t)
+            v_hat = v[i] / (1 - 0.999 ** t)
+            expected[i] = expected[i] - 3e-3 * m_hat / (np.sqrt(v_hat) + 1e-8)
+        for got, want in zip(params, expected, strict=True):
+            assert np.array_equal(got, want)
+    for got, want in zip(adam.m + adam.v, m + v, strict=True):
+        assert np.array_equal(got, want)
 
 
 def _task(n=48, seed=0):
