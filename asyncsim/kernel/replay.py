@@ -636,7 +636,8 @@ def _reverse_deliveries(t, i, net, log, adj, dweights):
         start, end = net.fanout_start[src], net.fanout_start[src + 1]
         first = net.target_first[src]
         if first >= 0:
-            # a run of targets (dense projections): no index lookups
+            # a run of targets (dense projections): _current_adjoint's rule with the pass's
+            # row hoisted and no index lookups (change both together)
             frozen = log.frozen_from[t]
             lam, mu, is_current, weights = adj.lam, adj.mu, net.is_current, net.weights
             ufirst, ustart = np.uint64(first), np.uint64(start)
