@@ -273,8 +273,8 @@ def train(
                 grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
                                        report.trace, **replay)
             else:
-                of = "membranes" if on_membranes else "counts"
-                key = "output_membrane" if on_membranes else "output_counts"
+                of, key = (("membranes", "output_membrane") if on_membranes
+                           else ("counts", "output_counts"))
                 loss, upstream = scaled_cross_entropy(report.per_sample[key],
                                                       data.labels[idx], config.count_scale)
                 grad = replay_gradient(current, data.inputs[idx], None, report.trace,

@@ -19,34 +19,21 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_kernel import best_time  # noqa: E402
-from workloads import nmnist_case, shd_case  # noqa: E402
+from bench_training import workload as training_workload  # noqa: E402
 
-from asyncsim import Simulator, feedforward  # noqa: E402
+from asyncsim import Simulator  # noqa: E402
 from asyncsim.gradient import replay_gradient  # noqa: E402
 
 BATCH = 32
 
 
-def workload(name: str):
-    """(network, inputs, labels): the training benchmark's float64 weights for N-MNIST."""
-    if name == "nmnist":
-        net, inputs, labels = nmnist_case(256)
-        weights = [p.weight.astype(np.float64) for p in net.projections]
-        net = feedforward(weights, tau_m_ms=1.0, dt_ms=10.0, threshold=0.3)
-    else:
-        net, inputs, labels = shd_case(64)
-    return net, inputs, labels.astype(np.int64)
-
-
 def measure(name: str, group: int, repeats: int) -> tuple[float, float]:
     """(simulation with recording, replay gradient) in microseconds per sample."""
-    net, inputs, labels = workload(name)
+    net, inputs, labels, _ = training_workload(name, 256 if name == "nmnist" else 64)
     sim = Simulator(net, policy="random", forward_group=group)
     warm = sim.run(inputs[:2], threads=1, record=True)  # compile or load from the cache
     replay_gradient(net, inputs[:2], labels[:2], warm.trace, compiled=sim.compiled)

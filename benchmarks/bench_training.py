@@ -38,24 +38,20 @@ HERE = Path(__file__).resolve().parent
 
 
 def workload(name: str, samples: int):
-    """(weights, inputs, labels, n_classes, tau_m_ms) of a benchmark workload."""
+    """(network, inputs, labels, n_classes) of a benchmark workload (``workloads.py``), with
+    float64 weights: training updates them in float64."""
     import numpy as np
 
-    from asyncsim import random_feedforward
-    from asyncsim.datasets import shd_like
-
     sys.path.insert(0, str(HERE))
-    if name == "nmnist":
-        from workloads import nmnist_case
+    from workloads import nmnist_case, shd_case
 
-        net, inputs, labels = nmnist_case(samples)
-        weights = [p.weight.astype(np.float64) for p in net.projections]
-        return weights, inputs, labels.astype(np.int64), 10, 1.0
-    from workloads import SHD_WORKLOAD_BAND_PROBABILITY
+    from asyncsim import feedforward
 
-    data = shd_like(samples, seed=0, band_probability=SHD_WORKLOAD_BAND_PROBABILITY)
-    net = random_feedforward([350, 128, 128, 128, 20], seed=0)
-    return [p.weight for p in net.projections], data.inputs, data.labels, 20, 100.0
+    net, inputs, labels = nmnist_case(samples) if name == "nmnist" else shd_case(samples)
+    layer = net.layers[0]
+    net = feedforward([p.weight.astype(np.float64) for p in net.projections],
+                      tau_m_ms=layer.tau_m_ms, dt_ms=net.dt_ms, threshold=layer.threshold)
+    return net, inputs, labels.astype(np.int64), net.layers[-1].size
 
 
 def best_of(repeats: int, fn) -> tuple[float, float]:
@@ -73,15 +69,11 @@ def best_of(repeats: int, fn) -> tuple[float, float]:
 
 
 def child(kind: str, group: int, samples: int, name: str, repeats: int) -> None:
-    import numpy as np
-
     sys.path.insert(0, str(HERE))
-    from asyncsim import feedforward
     from asyncsim.datasets import from_arrays
     from asyncsim.training import TrainConfig, train
 
-    weights, inputs, labels, n_classes, tau_m_ms = workload(name, samples)
-    net = feedforward(weights, tau_m_ms=tau_m_ms, dt_ms=10.0, threshold=0.3)
+    net, inputs, labels, n_classes = workload(name, samples)
     data = from_arrays(inputs, labels, n_classes)
     warm = TrainConfig(mode="unlayered-rs", forward_group=group, epochs=1, batch_size=32,
                        silent_gradient=kind == "asyncsim-silent")
@@ -100,12 +92,14 @@ def child(kind: str, group: int, samples: int, name: str, repeats: int) -> None:
         from dense_autograd import dense_train_step
 
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-        params = [torch.tensor(w, dtype=torch.float32, requires_grad=True) for w in weights]
+        params = [torch.tensor(p.weight, dtype=torch.float32, requires_grad=True)
+                  for p in net.projections]
+        decay = float(net.layers[0].decay_per_step(net.dt_ms))
 
         def epoch() -> None:
             for b in range(0, samples, 32):
-                dense_train_step(params, inputs[b:b + 32], labels[b:b + 32], 0.3,
-                                 float(np.exp(-10.0 / tau_m_ms)), group, seed=b)
+                dense_train_step(params, inputs[b:b + 32], labels[b:b + 32],
+                                 float(net.layers[0].threshold), decay, group, seed=b)
 
         seconds, peak_mb = best_of(repeats, epoch)
     if peak_mb is None:

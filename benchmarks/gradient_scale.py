@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from workloads import SHD_WORKLOAD_BAND_PROBABILITY
 
 from asyncsim import Simulator, random_feedforward
 from asyncsim.datasets import shd_like
@@ -26,7 +27,7 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=40)
     parser.add_argument("--groups", default="8,64", help="forward group sizes, comma list")
     args = parser.parse_args()
-    data = shd_like(2, seed=0, band_probability=0.12)  # the task as these figures had it
+    data = shd_like(2, seed=0, band_probability=SHD_WORKLOAD_BAND_PROBABILITY)
     inputs, labels = data.inputs[:, :args.timesteps], data.labels
     net = random_feedforward([350, 128, 128, 128, 20], seed=0, tau_m_ms=100.0, dt_ms=10.0)
     try:

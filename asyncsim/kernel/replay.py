@@ -636,17 +636,11 @@ def _reverse_deliveries(t, i, net, log, adj, dweights):
         start, end = net.fanout_start[src], net.fanout_start[src + 1]
         first = net.target_first[src]
         if first >= 0:
-            # a run of targets (dense projections): _current_adjoint's rule with the pass's
-            # row hoisted and no index lookups (change both together)
-            frozen = log.frozen_from[t]
-            lam, mu, is_current, weights = adj.lam, adj.mu, net.is_current, net.weights
+            # a run of targets (dense projections): unsigned indices, no target lookups
             ufirst, ustart = np.uint64(first), np.uint64(start)
             for k in range(np.uint64(end - start)):
-                tgt = ufirst + k
-                g = lam[tgt] if i + 1 <= frozen[tgt] else 0.0
-                if is_current[tgt]:
-                    g += mu[tgt]
-                grad_s += weights[ustart + k] * g
+                g = _current_adjoint(t, i + 1, ufirst + k, net, log, adj)
+                grad_s += net.weights[ustart + k] * g
                 dweights[ustart + k] += g
         else:
             for j in range(start, end):
