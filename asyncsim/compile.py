@@ -14,7 +14,7 @@ derives a source's targets and weights from them at delivery time (:mod:`asyncsi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -185,9 +185,8 @@ def compile_network(network: Network, allow_large: bool = False,
     offsets = np.zeros(len(network.layers) + 1, dtype=np.int64)
     offsets[1:] = np.cumsum([layer.size for layer in network.layers])
     structure = _structure(network, offsets, recurrent_delay, expand_conv)
-    listed = [network.projections[k] for k in structure["listed"]]
-    weights = np.concatenate([p.weight.ravel() for p in listed])[
-        structure["weight_index"][structure["order"]]] if listed else np.zeros(0)
+    weights, conv_weights = _compiled_values(network, structure,
+                                             [p.weight for p in network.projections])
     convs = [network.projections[k] for k in structure["conv_projection"]]
     arrays = dict(
         fanout_start=structure["fanout_start"],
@@ -204,8 +203,7 @@ def compile_network(network: Network, allow_large: bool = False,
         conv=structure["conv"],
         conv_start=structure["conv_start"],
         conv_axes=structure["conv_axes"],
-        conv_weights=np.concatenate([kernel_layout(p.weight, p.groups) for p in convs]).astype(
-            np.float64) if convs else np.zeros(0),
+        conv_weights=conv_weights,
         **_neuron_arrays(network, offsets),
     )
     for a in arrays.values():
@@ -213,6 +211,62 @@ def compile_network(network: Network, allow_large: bool = False,
     return CompiledNetwork(n_inputs=network.input_size, max_delay=int(structure["max_delay"]),
                            recurrent_delay=int(recurrent_delay), expand_conv=bool(expand_conv),
                            **arrays)
+
+
+def _compiled_values(network: Network, structure: dict, arrays: list[np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(per-synapse rows, convolution kernels) of ``arrays``, one per projection with its
+    weight's shape (weights, or gradients or optimizer moments of them), in compiled order, as
+    float64."""
+    listed = structure["listed"].tolist()
+    rows = np.concatenate([arrays[k].ravel() for k in listed])[
+        structure["weight_index"][structure["order"]]] if listed else np.zeros(0)
+    convs = structure["conv_projection"].tolist()
+    kernels = np.concatenate([kernel_layout(arrays[k], network.projections[k].groups)
+                              for k in convs]) if convs else np.zeros(0)
+    return rows.astype(np.float64), kernels.astype(np.float64)
+
+
+def compiled_order(network: Network, arrays: list[np.ndarray], recurrent_delay: int = 0,
+                   expand_conv: bool = False) -> np.ndarray:
+    """One array per projection, each of its weight's shape (weights, gradients, optimizer
+    moments), as one float64 vector in the order of a replay's flat gradient (per-synapse rows
+    in compiled order, then every convolution kernel; :attr:`CompiledNetwork.n_parameters`
+    values). The inverse of :func:`projection_gradients` when every per-synapse row has a
+    weight of its own (dense projections, convolutions without ``expand_conv``)."""
+    offsets = np.zeros(len(network.layers) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([layer.size for layer in network.layers])
+    structure = _structure(network, offsets, recurrent_delay, expand_conv)
+    return np.concatenate(_compiled_values(network, structure, arrays))
+
+
+def with_values(c: CompiledNetwork, network: Network, values: np.ndarray,
+                bias: np.ndarray | None = None) -> CompiledNetwork:
+    """``c``, compiled from ``network`` (whose topology counts, not its weights), with other
+    weights: ``values`` in the order of :func:`compiled_order` (``c.n_parameters`` float64)
+    and, if given, other biases (``c.n_neurons`` float64, membrane units per timestep). Far
+    cheaper than compiling again: the structure is kept. Counts of synapses with a non-zero
+    weight follow the new weights. The new arrays are read-only views of ``values`` and
+    ``bias``: change those only once the compiled network is no longer used."""
+    n_rows = c.weights.shape[0]
+    rows, kernels = values[:n_rows], values[n_rows:]
+    nonzero = c.nonzero_fanout
+    if not (np.array_equal(rows != 0, c.weights != 0)
+            and np.array_equal(kernels != 0, c.conv_weights != 0)):
+        structure = _structure(network, c.layer_offsets, c.recurrent_delay, c.expand_conv)
+        convs = []
+        for k, row in zip(structure["conv_projection"].tolist(), structure["conv"], strict=True):
+            p, start = network.projections[k], int(row[WEIGHT_START])
+            weight = weight_layout(kernels[start:start + p.weight.size], p.weight.shape, p.groups)
+            convs.append(replace(p, weight=weight))
+        nonzero = _nonzero_fanout(structure, rows, convs)
+    arrays = dict(weights=rows, conv_weights=kernels, nonzero_fanout=nonzero)
+    if bias is not None:
+        arrays["bias"] = bias
+    for name, a in arrays.items():
+        arrays[name] = a.view()
+        arrays[name].setflags(write=False)
+    return replace(c, **arrays)
 
 
 def _nonzero_fanout(structure: dict, weights: np.ndarray, convs: list) -> np.ndarray:

@@ -41,7 +41,7 @@ import numba
 import numpy as np
 
 from . import kernel
-from .compile import compile_network, projection_gradients
+from .compile import CompiledNetwork, compile_network, projection_gradients
 from .errors import InputError
 from .kernel.codes import TRACE_MISMATCH
 from .kernel.replay import LossSpec, RecordedBatch, replay_batch
@@ -80,6 +80,29 @@ def _per_sample_rows(table: np.ndarray, n_samples: int, sort: bool
     return rows, starts.astype(np.int64)
 
 
+def _check_replay(trace: Trace, upstream: np.ndarray | None, upstream_of: str) -> None:
+    """Refuse what the replay does not support, before any work."""
+    if upstream_of not in ("counts", "membranes"):
+        raise InputError(f"field 'upstream_of': expected 'counts' or 'membranes', "
+                         f"got {upstream_of!r}")
+    if upstream_of == "membranes" and upstream is None:
+        raise InputError("field 'upstream': a membrane readout needs dloss/dmembranes "
+                         "(upstream), got none")
+    cfg = trace.config
+    if cfg.input_mode != "aggregated":
+        raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
+                         "input only so far")
+    if cfg.sync_threshold != 0 or cfg.synchronization == "layer":
+        raise InputError("trace: config 'sync_threshold': the gradient does not support "
+                         "synchronization thresholds yet; record a layered schedule with the "
+                         "layer policy and F >= every layer instead")
+
+
+def _recurrent_delay(trace: Trace) -> int:
+    """1 when the trace's recurrent spikes arrive in the next timestep (compiled as a delay)."""
+    return int(trace.config.recurrent_delivery == "next_timestep")
+
+
 def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | None,
                     trace: Trace, alpha: float = 2.0,
                     upstream: np.ndarray | None = None,
@@ -99,23 +122,33 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     can grow by orders of magnitude (docs/training.md). With ``upstream_of="membranes"``,
     ``upstream`` is dloss / d(output membranes after the last pass) instead (a membrane
     readout, e.g. of a leaky-integrator output layer)."""
-    if upstream_of not in ("counts", "membranes"):
-        raise InputError(f"field 'upstream_of': expected 'counts' or 'membranes', "
-                         f"got {upstream_of!r}")
-    if upstream_of == "membranes" and upstream is None:
-        raise InputError("field 'upstream': a membrane readout needs dloss/dmembranes "
-                         "(upstream), got none")
-    cfg = trace.config
-    if cfg.input_mode != "aggregated":
-        raise InputError("trace: config 'input_mode': the gradient supports 'aggregated' "
-                         "input only so far")
-    if cfg.sync_threshold != 0 or cfg.synchronization == "layer":
-        raise InputError("trace: config 'sync_threshold': the gradient does not support "
-                         "synchronization thresholds yet; record a layered schedule with the "
-                         "layer policy and F >= every layer instead")
-    recurrent_delay = int(cfg.recurrent_delivery == "next_timestep")
+    _check_replay(trace, upstream, upstream_of)
+    recurrent_delay = _recurrent_delay(trace)
     c = compiled if compiled is not None and compiled.recurrent_delay == recurrent_delay \
         else compile_network(network, recurrent_delay=recurrent_delay)
+    loss, dweights, dbias, out_counts = replay_compiled(
+        c, inputs, labels, trace, alpha=alpha, upstream=upstream, silent_hidden=silent_hidden,
+        detach_reset=detach_reset, upstream_of=upstream_of)
+    biases = np.split(dbias, c.layer_offsets[1:-1])
+    weights = projection_gradients(network, dweights, recurrent_delay, c.expand_conv)
+    return Gradient(loss, weights, out_counts, biases)
+
+
+def replay_compiled(c: CompiledNetwork, inputs: np.ndarray, labels: np.ndarray | None,
+                    trace: Trace, alpha: float = 2.0, upstream: np.ndarray | None = None,
+                    silent_hidden: bool = False, detach_reset: bool = False,
+                    upstream_of: str = "counts"
+                    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`replay_gradient` on a compiled network whose recurrent delay matches the
+    trace: ``(loss, dloss/dweights, dloss/dbiases, output counts)``
+    with the weight gradients in the compiled network's order
+    (:func:`~asyncsim.compile.compiled_order`) and one bias gradient per neuron. Training
+    keeps its parameters in this order, so no gradient is reshaped per batch."""
+    _check_replay(trace, upstream, upstream_of)
+    cfg = trace.config
+    if c.recurrent_delay != _recurrent_delay(trace):
+        raise InputError(f"trace: config 'recurrent_delivery': {cfg.recurrent_delivery!r} does "
+                         f"not fit a network compiled with recurrent delay {c.recurrent_delay}")
     inputs = np.ascontiguousarray(inputs, dtype=np.uint8)
     S = inputs.shape[0]
     if upstream is not None:
@@ -147,9 +180,7 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
         raise InputError(f"trace: sample {s}: the recorded selection asks for a spike that "
                          f"is not pending (the trace belongs to other weights or inputs)")
     # blocks summed in block order: the same total whichever thread ran which block
-    dweights = sum(dweights[1:], start=dweights[0].copy())
-    dbias = sum(dbias[1:], start=dbias[0].copy())
-    biases = np.split(dbias, c.layer_offsets[1:-1])
-    weights = projection_gradients(network, dweights, recurrent_delay, c.expand_conv)
+    dweights = sum(dweights[1:], start=dweights[0]) if blocks > 1 else dweights[0]
+    dbias = sum(dbias[1:], start=dbias[0]) if blocks > 1 else dbias[0]
     # summed in sample order, as a running total
-    return Gradient(sum(losses.tolist()) / S, weights, out_counts, biases)
+    return sum(losses.tolist()) / S, dweights, dbias, out_counts

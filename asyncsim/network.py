@@ -353,7 +353,10 @@ class Network:
             expected = (sizes[p.target], sizes[p.source])
             _require((p.target_size, p.source_size) == expected, f"{key}.weight",
                      f"(target, source) sizes {expected}", (p.target_size, p.source_size))
-        graph = self.graph()
+        # topology only: networkx caches views that refer back to the graph, so a graph that
+        # held the projections would keep their weights alive until the cyclic collector ran
+        graph = nx.DiGraph([(p.source, p.target) for p in self.projections])
+        graph.add_nodes_from([INPUT, *names])
         output = self.layers[-1].name
         _require(graph.out_degree(output) == 0, f"layers[{output}]",
                  "the output (last) layer to have no outgoing projection",

@@ -3,6 +3,7 @@ recording, and the report."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -12,7 +13,7 @@ import numba
 import numpy as np
 
 from . import kernel
-from .compile import compile_network
+from .compile import CompiledNetwork, compile_network
 from .config import RunConfig, SimConfig
 from .errors import InputError
 from .kernel.codes import (
@@ -76,6 +77,17 @@ class Simulator:
         if self.config.compat != "none" and self.chip.core_quota:
             raise InputError("field 'compat': expected none on a timer chip (per-core groups), "
                              f"got {self.config.compat!r}")
+
+    def reweighted(self, compiled: CompiledNetwork, **overrides: Any) -> Simulator:
+        """This simulator running ``compiled`` (this network's topology with other weights or
+        biases, e.g. from :func:`asyncsim.compile.with_values`), with ``overrides`` applied to
+        its settings. Training uses it to skip compiling the network at every batch; the
+        ``network`` attribute (and so a report's network facts) stays the one given first."""
+        other = copy.copy(self)
+        other.config = replace(self.config, **overrides)
+        other.compiled = compiled
+        other._schedule = other._effective()
+        return other
 
     # -- parameters as the kernel gets them ------------------------------------------------
     def _recurrent_delay(self) -> int:
@@ -235,7 +247,9 @@ class Simulator:
         reserve more than about 64 MiB: a sample that needs more runs again."""
         n_samples, n_steps = frames.shape[0], frames.shape[1]
         cfg, neurons = self.config, self.compiled.n_neurons
-        active = np.count_nonzero(frames.reshape(n_samples, -1), axis=1)
+        # per row: counting along an axis converts the whole batch to bool and int first
+        active = np.array([np.count_nonzero(row) for row in frames.reshape(n_samples, -1)],
+                          dtype=np.int64)
         deliveries = neurons * n_steps + (active if cfg.input_mode == "queued" else 0)
         room = np.zeros((n_samples, 3), dtype=np.int64)
         room[:, 0] = n_steps + 2 * deliveries

@@ -30,14 +30,16 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numba as nb
 import numpy as np
 
 from .atomic import check_output_path, write_bytes_atomic
+from .compile import CompiledNetwork, compiled_order, projection_gradients, with_values
 from .config import STOPS, check_fields, parameter, probability
 from .datasets import BUILTIN as BUILTIN_DATASETS
 from .datasets import FrameDataset, load_dataset
 from .errors import InputError
-from .gradient import replay_gradient
+from .gradient import replay_compiled
 from .model_io import load_model
 from .network import Network, random_feedforward
 from .report import Report
@@ -197,27 +199,73 @@ class Adam:
         self.v = [np.zeros(s) for s in shapes]
         self.t = 0
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[np.ndarray]:
-        """The updated parameters (new arrays). The moments are updated in place, with two
-        temporaries per parameter array; every value is computed with the same operations in
-        the same order as the textbook expression, so results do not depend on this."""
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray],
+             weight_decay: list[float | None] | None = None) -> list[np.ndarray]:
+        """Update ``params`` (contiguous float64 arrays) and the moments in place, one pass
+        per array; returns ``params``. With ``weight_decay``, ``weight_decay[i] * params[i]``
+        is added to gradient ``i`` first (None: nothing added). Every value is computed with
+        the operations of the textbook expression in its order (no fused multiply-adds), so
+        results do not depend on this implementation."""
         self.t += 1
-        out = []
-        for m, v, p, g in zip(self.m, self.v, params, grads, strict=True):
-            m *= 0.9
-            m += 0.1 * g
-            scratch = 0.001 * g
-            scratch *= g
-            v *= 0.999
-            v += scratch
-            step = m / (1 - 0.9 ** self.t)
-            v_hat = np.divide(v, 1 - 0.999 ** self.t, out=scratch)
-            np.sqrt(v_hat, out=v_hat)
-            v_hat += 1e-8
-            step *= self.learning_rate
-            step /= v_hat
-            out.append(p - step)
+        first, second = 1 - 0.9 ** self.t, 1 - 0.999 ** self.t
+        decays = weight_decay or [None] * len(params)
+        for m, v, p, g, decay in zip(self.m, self.v, params, grads, decays, strict=True):
+            _adam_update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
+                         v.reshape(-1), 0.0 if decay is None else float(decay),
+                         decay is not None, float(self.learning_rate), first, second)
+        return params
+
+
+# IEEE division (no zero-divisor check, which keeps the compiler from vectorizing the loop)
+@nb.njit(cache=True, error_model="numpy")
+def _adam_update(p, g, m, v, decay, with_decay, learning_rate, first, second):
+    for i in range(p.shape[0]):
+        gi = g[i] + decay * p[i] if with_decay else g[i]
+        mi = m[i] * 0.9 + 0.1 * gi
+        vi = v[i] * 0.999 + 0.001 * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - learning_rate * (mi / first) / (np.sqrt(vi / second) + 1e-8)
+
+
+class _Parameters:
+    """What training learns, in the order the compiled network reads it: every weight in one
+    vector (:func:`~asyncsim.compile.compiled_order`) and, when biases are learned, every
+    neuron's bias in another. Adam works value by value, so the order changes no result; it
+    saves compiling the network and reshaping gradients at every batch. Checkpoints and the
+    trained network hold one array per projection (and per layer), as networks do."""
+
+    def __init__(self, network: Network, compiled: CompiledNetwork, train_biases: bool):
+        self.network, self.compiled = network, compiled
+        self.values = [np.concatenate([compiled.weights, compiled.conv_weights])]
+        if train_biases:
+            self.values.append(np.array(compiled.bias, dtype=np.float64))
+
+    def compiled_now(self) -> CompiledNetwork:
+        """The network with the current values (views of them: valid until the next step)."""
+        bias = self.values[1] if len(self.values) > 1 else None
+        return with_values(self.compiled, self.network, self.values[0], bias)
+
+    def as_arrays(self, flat: list[np.ndarray]) -> list[np.ndarray]:
+        """Values in this order (the parameters, their gradients or moments) as one array per
+        projection, then, with biases, one per layer."""
+        c = self.compiled
+        out = projection_gradients(self.network, flat[0], c.recurrent_delay, c.expand_conv)
+        if len(flat) > 1:
+            out += np.split(flat[1], c.layer_offsets[1:-1])
         return out
+
+    def from_arrays(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        """The inverse of :meth:`as_arrays` (new float64 arrays)."""
+        c, n = self.compiled, len(self.network.projections)
+        flat = [compiled_order(self.network, arrays[:n], c.recurrent_delay, c.expand_conv)]
+        if len(arrays) > n:
+            flat.append(np.concatenate([np.asarray(a, dtype=np.float64).ravel()
+                                        for a in arrays[n:]]))
+        return flat
+
+    def network_now(self) -> Network:
+        return _with_weights(self.network, self.as_arrays(self.values))
 
 
 def train(
@@ -240,20 +288,17 @@ def train(
     if data.n_features != network.input_size:
         raise InputError(f"field 'data': expected {network.input_size} features for "
                          f"'{network.name}', got {data.n_features}")
-    n_weights = len(network.projections)
-    weights = [p.weight.copy() for p in network.projections]
-    if config.train_biases:
-        weights += [np.broadcast_to(np.asarray(layer.bias, dtype=np.float64),
-                                    (layer.size,)).copy() for layer in network.layers]
-    adam = Adam([w.shape for w in weights], config.learning_rate)
-    history: list[dict] = []
-    first_epoch = 0
     for path, what in ((checkpoint, "checkpoint file"), (curves, "training curves file")):
         if path is not None:
             check_output_path(path, what)
+    base = Simulator(network, **config.simulator_options())
+    params = _Parameters(network, base.compiled, config.train_biases)
+    adam = Adam([v.shape for v in params.values], config.learning_rate)
+    decays = [config.weight_decay, None]  # no weight decay on biases
+    history: list[dict] = []
+    first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
-        weights, adam, history, first_epoch = _read_checkpoint(checkpoint, weights)
-    options = config.simulator_options()
+        history, first_epoch = _read_checkpoint(checkpoint, params, adam)
     n_batches = math.ceil(data.n_samples / config.batch_size)
     for epoch in range(first_epoch, config.epochs):
         started = time.perf_counter()
@@ -261,51 +306,51 @@ def train(
         losses, densities, correct = [], [], 0
         for b in range(n_batches):
             idx = np.sort(order[b * config.batch_size:(b + 1) * config.batch_size])
-            current = _with_weights(network, weights)
-            sim = Simulator(current, seed=config.seed * 1_000_003 + epoch * 1009 + b,
-                            **options)
-            report = sim.run(data.inputs[idx], data.labels[idx], record=True)
+            inputs, labels = data.inputs[idx], data.labels[idx]
+            compiled = params.compiled_now()
+            sim = base.reweighted(compiled, seed=config.seed * 1_000_003 + epoch * 1009 + b)
+            report = sim.run(inputs, labels, record=True)
             replay = dict(alpha=config.alpha, silent_hidden=config.silent_gradient,
-                          detach_reset=config.detach_reset, compiled=sim.compiled)
+                          detach_reset=config.detach_reset)
             # the loss reads what inference reads: membranes for a leaky-integrator output
             on_membranes = report.config.readout == "membrane"
             if config.count_scale == 1.0 and not on_membranes:
-                grad = replay_gradient(current, data.inputs[idx], data.labels[idx],
-                                       report.trace, **replay)
+                loss, dweights, dbias, _ = replay_compiled(compiled, inputs, labels,
+                                                           report.trace, **replay)
             else:
                 of, key = (("membranes", "output_membrane") if on_membranes
                            else ("counts", "output_counts"))
-                loss, upstream = scaled_cross_entropy(report.per_sample[key],
-                                                      data.labels[idx], config.count_scale)
-                grad = replay_gradient(current, data.inputs[idx], None, report.trace,
-                                       upstream=upstream, upstream_of=of, **replay)
-                grad.loss = loss
-            grads = [g + config.weight_decay * w for g, w in zip(grad.weights,
-                                                                  weights[:n_weights],
-                                                                  strict=True)]
-            if config.train_biases:
-                grads += grad.biases
-            weights = adam.step(weights, grads)
-            losses.append(grad.loss)
+                loss, upstream = scaled_cross_entropy(report.per_sample[key], labels,
+                                                      config.count_scale)
+                _, dweights, dbias, _ = replay_compiled(compiled, inputs, None, report.trace,
+                                                        upstream=upstream, upstream_of=of,
+                                                        **replay)
+            n = len(params.values)
+            adam.step(params.values, [dweights, dbias][:n], decays[:n])
+            if not all(np.isfinite(v).all() for v in params.values):
+                raise InputError(f"training diverged in epoch {epoch + 1}, batch {b + 1}: a "
+                                 f"weight or bias is NaN or infinite (expected finite values; "
+                                 f"try a lower learning rate)")
+            losses.append(loss)
             densities.append(report.metrics()["density"] or 0.0)
-            correct += int(np.sum(report.predictions == data.labels[idx]))
+            correct += int(np.sum(report.predictions == labels))
             if on_batch is not None:
                 seen = min(data.n_samples, (b + 1) * config.batch_size)
-                on_batch({"epoch": epoch, "batch": b, "batches": n_batches, "loss": grad.loss,
+                on_batch({"epoch": epoch, "batch": b, "batches": n_batches, "loss": loss,
                           "accuracy": correct / seen})
         row = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
                "accuracy": correct / data.n_samples, "density": float(np.mean(densities)),
                "test_accuracy": None, "test_density": None}
         if held_out is not None:
-            metrics = evaluate(_with_weights(network, weights), held_out, config).metrics()
+            metrics = evaluate(params.network_now(), held_out, config).metrics()
             row.update(test_accuracy=metrics["accuracy"], test_density=metrics["density"])
         row["seconds"] = time.perf_counter() - started
         history.append(row)
         if curves is not None:
             write_curves(history, curves)
         if checkpoint is not None:
-            _write_checkpoint(checkpoint, weights, adam, history, config)
-    trained = _with_weights(network, weights)
+            _write_checkpoint(checkpoint, params, adam, history, config)
+    trained = params.network_now()
     trained.metadata = {**network.metadata, "trained": True,
                         "training": {**asdict(config),
                                      "final_loss": history[-1]["loss"] if history else None}}
@@ -341,31 +386,33 @@ def _with_weights(network: Network, parameters: list[np.ndarray]) -> Network:
                    metadata=dict(network.metadata))
 
 
-def _write_checkpoint(path, weights, adam: Adam, history, config: TrainConfig) -> None:
-    arrays = {f"w{i}": w for i, w in enumerate(weights)}
-    arrays.update({f"m{i}": m for i, m in enumerate(adam.m)})
-    arrays.update({f"v{i}": v for i, v in enumerate(adam.v)})
+def _write_checkpoint(path, params: _Parameters, adam: Adam, history,
+                      config: TrainConfig) -> None:
+    arrays = {f"w{i}": w for i, w in enumerate(params.as_arrays(params.values))}
+    arrays.update({f"m{i}": m for i, m in enumerate(params.as_arrays(adam.m))})
+    arrays.update({f"v{i}": v for i, v in enumerate(params.as_arrays(adam.v))})
     state = {"adam_t": adam.t, "history": history, "config": asdict(config)}
     buffer = io.BytesIO()
     np.savez(buffer, state=json.dumps(state), **arrays)
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def _read_checkpoint(path, like: list[np.ndarray]):
+def _read_checkpoint(path, params: _Parameters, adam: Adam) -> tuple[list[dict], int]:
+    """Load weights and optimizer state into ``params`` and ``adam``; returns the history and
+    the next epoch."""
+    like = params.as_arrays(params.values)
     try:
         with np.load(path, allow_pickle=False) as z:
             state = json.loads(str(z["state"]))
-            weights = [z[f"w{i}"] for i in range(len(like))]
-            # the moments are updated in place: writable float64 copies
-            m = [np.array(z[f"m{i}"], dtype=np.float64) for i in range(len(like))]
-            v = [np.array(z[f"v{i}"], dtype=np.float64) for i in range(len(like))]
+            stored = {key: [z[f"{key}{i}"] for i in range(len(like))] for key in "wmv"}
     except (KeyError, ValueError, OSError) as exc:
         raise InputError(f"{path}: not a readable training checkpoint ({exc})") from None
-    for w, ref in zip(weights, like, strict=True):
+    for w, ref in zip(stored["w"], like, strict=True):
         if w.shape != ref.shape:
             raise InputError(f"{path}: checkpoint weights of shape {w.shape} do not fit the "
                              f"network ({ref.shape})")
-    adam = Adam([w.shape for w in weights], state["config"]["learning_rate"])
-    adam.m, adam.v, adam.t = m, v, int(state["adam_t"])
+    params.values = params.from_arrays(stored["w"])
+    adam.m, adam.v = params.from_arrays(stored["m"]), params.from_arrays(stored["v"])
+    adam.learning_rate, adam.t = state["config"]["learning_rate"], int(state["adam_t"])
     history = state["history"]
-    return weights, adam, history, len(history)
+    return history, len(history)

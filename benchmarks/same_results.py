@@ -8,7 +8,8 @@ configurations with one version, then compare them with another's, array by arra
 The configurations cover every scheduling policy, forward groups 1 / 8 / 64, both input modes,
 the three dropouts, the paper code's compatibility mode, layer synchronization, a recurrent
 network with delays, current-based and biased neurons, a convolutional model, recorded traces,
-replay gradients and five chip profiles. Exit status 1 if any array differs.
+replay gradients, short trainings (three modes, with and without resuming from a checkpoint)
+and five chip profiles. Exit status 1 if any array differs.
 """
 
 from __future__ import annotations
@@ -76,6 +77,40 @@ def _report_arrays(prefix: str, report) -> dict[str, np.ndarray]:
     return arrays
 
 
+#: short trainings on every network: weights, biases and losses after them
+TRAININGS = [
+    {"mode": "unlayered-rs", "forward_group": 8, "train_biases": True, "weight_decay": 1e-3},
+    {"mode": "layered", "count_scale": 0.5, "input_dropout": 0.2, "refractory_dropout": 0.5},
+    {"mode": "unlayered-ms", "forward_group": 1, "silent_gradient": True, "detach_reset": True},
+]
+
+
+def _training_arrays(name: str, net, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    import tempfile
+
+    from asyncsim.datasets import from_arrays
+    from asyncsim.training import TrainConfig, train
+
+    n_classes = net.layers[-1].size
+    data = from_arrays(inputs, np.arange(len(inputs)) % n_classes, n_classes)
+    arrays = {}
+    for k, settings in enumerate(TRAININGS):
+        config = TrainConfig(epochs=2, batch_size=4, learning_rate=1e-2, **settings)
+        trained, history = train(net, data, config)
+        with tempfile.TemporaryDirectory() as folder:  # one epoch, then resumed
+            checkpoint = Path(folder) / "checkpoint.npz"
+            train(net, data, TrainConfig(**{**config.__dict__, "epochs": 1}),
+                  checkpoint=checkpoint)
+            resumed, _ = train(net, data, config, checkpoint=checkpoint, resume=True)
+        for label, result in (("", trained), ("resumed/", resumed)):
+            for i, p in enumerate(result.projections):
+                arrays[f"{name}/train/{k}/{label}weight/{i}"] = np.asarray(p.weight)
+            for i, layer in enumerate(result.layers):
+                arrays[f"{name}/train/{k}/{label}bias/{i}"] = np.asarray(layer.bias)
+        arrays[f"{name}/train/{k}/loss"] = np.array([row["loss"] for row in history])
+    return arrays
+
+
 def dump(path: Path) -> None:
     from asyncsim.gradient import replay_gradient
     from asyncsim.hardware.chip import ChipSimulator
@@ -94,6 +129,7 @@ def dump(path: Path) -> None:
                 grad = replay_gradient(net, inputs, labels, report.trace)
                 for i, w in enumerate(grad.weights):
                     arrays[f"{name}/{k}/gradient/{i}"] = np.asarray(w)
+        arrays.update(_training_arrays(name, net, inputs))
         for profile in PROFILES.get(name, ()):
             report = ChipSimulator(net, profile).run(inputs[:4])
             arrays.update(_report_arrays(f"{name}/chip/{profile}", report))

@@ -2,6 +2,8 @@
 bit, as the per-synapse expansion (``compile_network(..., expand_conv=True)``), the same
 gradients to rounding, the same chip mapping, and memory that follows neurons and kernels."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import random_inputs
@@ -20,7 +22,10 @@ from asyncsim.compile import (
     BYTES_PER_KERNEL_WEIGHT,
     BYTES_PER_NEURON,
     BYTES_PER_SOURCE,
+    compiled_order,
     compiled_size_bound,
+    projection_gradients,
+    with_values,
 )
 from asyncsim.datasets import cifar_like
 from asyncsim.gradient import replay_gradient
@@ -201,3 +206,27 @@ def test_the_shipped_vgg_compiles_to_its_memory_bound_and_runs():
     assert compiled.nbytes <= 2 * compiled_size_bound(net) < 60_000_000
     report = Simulator(net, forward_group=64).run(cifar_like(1, n_timesteps=1))
     assert report.per_sample["sops"][0] > 100_000
+
+
+@pytest.mark.parametrize("recurrent_delay", [0, 1])
+def test_new_values_in_compiled_order_compile_as_the_network_they_come_from(recurrent_delay):
+    # training keeps its weights in compiled order and swaps them into the compiled network;
+    # that must equal compiling the network with those weights, also when weights turn zero
+    net = geometry()
+    rng = np.random.default_rng(5)
+    arrays = [rng.normal(size=p.weight.shape) for p in net.projections]
+    arrays[0][1, 0] = 0.0  # a kernel weight, and a dense one, that were not zero
+    arrays[3][:, 7] = 0.0
+    values = compiled_order(net, arrays, recurrent_delay)
+    before = compile_network(net, recurrent_delay=recurrent_delay)
+    got = with_values(before, net, values)
+    changed = Network(net.input_size, net.layers,
+                      [replace(p, weight=w) for p, w in zip(net.projections, arrays, strict=True)],
+                      dt_ms=net.dt_ms)
+    want = compile_network(changed, recurrent_delay=recurrent_delay)
+    assert not np.array_equal(got.nonzero_fanout, before.nonzero_fanout)
+    for name in vars(want):
+        assert np.array_equal(getattr(got, name), getattr(want, name)), name
+    back = projection_gradients(net, values, recurrent_delay)
+    for a, b in zip(back, arrays, strict=True):
+        assert np.array_equal(a, b)

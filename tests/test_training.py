@@ -286,3 +286,30 @@ def test_presets_carry_the_papers_table_and_explicit_values_win():
         preset_config("cifar")
     with pytest.raises(InputError, match="'epochs'"):
         preset_config("shd", epochs=0)
+
+
+def test_a_network_and_its_weights_are_freed_without_the_cycle_collector():
+    # validation once built a networkx graph holding the projections, which networkx's cached
+    # views kept in a reference cycle: every network built during training (one per batch)
+    # kept its weights alive until the cyclic collector ran
+    import gc
+    import weakref
+
+    gc.collect()
+    gc.disable()
+    try:
+        net = random_feedforward([30, 20, 5], seed=0)
+        projection = weakref.ref(net.projections[0])
+        del net
+        assert projection() is None
+    finally:
+        gc.enable()
+
+
+def test_training_diverging_says_so_and_where():
+    # a learning rate this large overflows the weights within a few batches
+    net = random_feedforward([10, 12, 2], seed=1, gain=1.5, tau_m_ms=3.0, dt_ms=1.0)
+    with pytest.raises(InputError, match=r"diverged in epoch \d+, batch \d+: a weight or bias "
+                                         r"is NaN or infinite"):
+        train(net, _task(16), TrainConfig(epochs=3, batch_size=8, learning_rate=1e308,
+                                          weight_decay=1e308))
