@@ -82,8 +82,9 @@ def _expand(sample, net, chip, settings, state, front, work, out, at):
         n_currents = front.range_currents[r]
         n_messages = front.range_messages[r]
         # one branch-free loop that the compiler vectorizes; listing the neurons that may fire
-        # (a branch per neuron) comes after it
+        # comes after it, and only if one may
         n_updated = 0
+        n_may_fire = 0
         for un in range(first, end):
             n_updated += updated[un] != stamp
             updated[un] = stamp
@@ -94,7 +95,22 @@ def _expand(sample, net, chip, settings, state, front, work, out, at):
             integrated = min(max(u[un] + x[un], u_low[un]), u_high[un])
             u[un] = integrated if in_refractory[un] == 0 else u[un]
             x[un] = 0.0
+            n_may_fire += (in_refractory[un] == 0) & (u[un] > threshold[un])
         counters[sample, NEURON_UPDATES] += n_updated
+        if not (emit_barriers or sync_in_use):
+            # a branch on refractoriness per neuron mispredicts about every other time once
+            # half the layer has fired: find the candidates branch-free, stop at the last
+            found = 0
+            for un in range(first, end):
+                if found == n_may_fire:
+                    break
+                candidate = (in_refractory[un] == 0) & (u[un] > threshold[un])
+                found += candidate
+                if candidate and marked[un] != stamp:
+                    marked[un] = stamp
+                    listed[next_base + n_next] = un
+                    n_next += 1
+            continue
         for un in range(first, end):
             # a neuron held after a zero_hold reset cannot fire, but still owes its barrier
             if (in_refractory[un] == 0 or (emit_barriers and fired[un] == 0)) and (

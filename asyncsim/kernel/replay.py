@@ -368,11 +368,12 @@ def _evaluate(s, t, i, net, spec, log, st, exemptions, out_counts):
         x[n] = 0.0
         if net.any_current:
             st.syn[n] += xn
-        if frozen_from[n] < i:
-            continue
+        # branch-free on refractoriness: a branch mispredicts about every other time once
+        # half a layer has fired
+        live = frozen_from[n] >= i
         un = u[n] + xn
-        u[n] = un
-        if un <= threshold[n] and (net.is_output[n] or spec.silent_hidden):
+        u[n] = un if live else u[n]
+        if live & (un <= threshold[n]) & (net.is_output[n] | spec.silent_hidden):
             q = log.sizes[_SILENT]
             if q == capacity:
                 return NEEDS_ROOM
@@ -381,7 +382,7 @@ def _evaluate(s, t, i, net, spec, log, st, exemptions, out_counts):
             log.sl_step[q] = i
             log.sl_u[q] = un
             log.sizes[_SILENT] = q + 1
-        if un > threshold[n]:
+        if live & (un > threshold[n]):
             e = log.sizes[_EVENTS]
             if e == capacity:
                 return NEEDS_ROOM
