@@ -66,7 +66,7 @@ EventLog = namedtuple("EventLog", (
 
 ReplayState = namedtuple("ReplayState", (
     "u", "x",
-    "touched",        # == stamp: listed for the next evaluation
+    "touched",        # == stamp: listed on its own for the next evaluation (or evaluated)
     "listed",
     "exempt_at",      # == stamp: exempt from refractoriness in this step
     "head", "tail",   # per neuron: its oldest and newest pending event
@@ -75,9 +75,13 @@ ReplayState = namedtuple("ReplayState", (
     "future",         # (max_delay + 1, N) delayed currents by arrival pass
     "run_stamp",      # == stamp: the run of targets starting at this neuron is listed ...
     "run_size",       # ... up to this size (a run sent again in one step is not listed again)
-    "at",             # [stamp, listed count, selection position, exemption row, survivor row]
+    "run_first",      # runs of targets listed for the next evaluation: first neurons ...
+    "run_length",     # ... and lengths
+    "candidate",      # (N,) uint8 scratch: a run's neurons that fire or log a silent evaluation
+    "at",             # [stamp, listed count, selection position, exemption row, survivor row,
+                      #  listed runs]
 ))
-_STAMP, _N_LISTED, _SELECTION, _EXEMPTION, _SURVIVOR = range(5)
+_STAMP, _N_LISTED, _SELECTION, _EXEMPTION, _SURVIVOR, _N_RUNS = range(6)
 _EVENTS, _SILENT, _DELIVERIES = range(3)
 
 Adjoints = namedtuple("Adjoints", (
@@ -112,12 +116,15 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
         np.full((n_steps_total, n), 1 << 40, np.int64),
         np.zeros(n_steps_total + 1, np.int64), np.empty(n_steps_total * n_inputs, np.int64),
         np.empty(n_steps_total * n_inputs, np.int64), np.zeros(3, np.int64))
-    # listed: one slot more for the branch-free listing's last write
-    st = ReplayState(np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.empty(n + 1, np.int64),
+    # a step lists at most one run per source sent (every neuron and input feature)
+    n_sources = net.fanout_start.shape[0] - 1
+    st = ReplayState(np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.empty(n, np.int64),
                      np.zeros(n, np.int64), np.full(n, -1, np.int64),
                      np.full(n, -1, np.int64), np.zeros(n), np.zeros(n, np.uint8),
                      np.zeros((net.max_delay + 1, n if net.max_delay > 0 else 0)),
-                     np.zeros(n, np.int64), np.zeros(n, np.int64), np.zeros(5, np.int64))
+                     np.zeros(n, np.int64), np.zeros(n, np.int64),
+                     np.empty(n_sources, np.int64), np.empty(n_sources, np.int64),
+                     np.zeros(n, np.uint8), np.zeros(6, np.int64))
     st.at[_STAMP] = 1
     st.at[_SELECTION] = selection_start
     adj = Adjoints(np.zeros(n), np.zeros(n), np.zeros(capacity), np.zeros(capacity),
@@ -219,6 +226,7 @@ def _start_pass(s, t, net, trace, log, st):
         st.tail[n] = -1
     st.at[_STAMP] += 1
     st.at[_N_LISTED] = 0
+    st.at[_N_RUNS] = 0
     stamp = st.at[_STAMP]
     if net.pass_start:
         _pass_start_currents(t, net, log, st, stamp)
@@ -268,10 +276,10 @@ def _list_active_inputs(s, t, trace, log, st):
 
 @nb.njit(cache=True, _nrt=False, inline="always")
 def _send(src, amplitude, net, st, stamp):
-    """``src``'s immediate currents, scaled by ``amplitude``, and its targets listed in
-    increasing order, as the kernel does: a contiguous run of targets (every dense projection)
-    is added in one loop that the compiler vectorizes, then listed; other targets one by one,
-    per-synapse rows merged with the convolutions (each targets a layer of its own)."""
+    """``src``'s immediate currents, scaled by ``amplitude``, and its targets listed for the
+    next evaluation: a contiguous run of targets (every dense projection) is added in one loop
+    that the compiler vectorizes and listed as a run; other targets one by one, per-synapse
+    rows merged with the convolutions (each targets a layer of its own)."""
     start, end = net.fanout_start[src], net.fanout_start[src + 1]
     first = net.target_first[src]
     x = st.x
@@ -288,13 +296,10 @@ def _send(src, amplitude, net, st, stamp):
             return  # every target of the run is listed already (many sources share a run)
         st.run_stamp[first] = stamp
         st.run_size[first] = size
-        touched, listed = st.touched, st.listed
-        n_listed = st.at[_N_LISTED]
-        for tgt in range(ufirst, ufirst + np.uint64(size)):
-            listed[n_listed] = tgt  # branch-free: listed once per step
-            n_listed += touched[tgt] != stamp
-            touched[tgt] = stamp
-        st.at[_N_LISTED] = n_listed
+        r = st.at[_N_RUNS]
+        st.run_first[r] = first
+        st.run_length[r] = size
+        st.at[_N_RUNS] = r + 1
     else:
         j = start
         for p in range(conv_first, conv_end):
@@ -347,20 +352,23 @@ def _pass_start_currents(t, net, log, st, stamp):
 
 @nb.njit(cache=True, _nrt=False)
 def _evaluate(s, t, i, net, spec, log, st, exemptions, out_counts):
-    """Forward step ``i`` of pass ``t``: integrate and evaluate the listed neurons, logging
-    firing events and the silent evaluations that carry gradient."""
+    """Forward step ``i`` of pass ``t``: integrate and evaluate the listed neurons (those
+    listed on their own, then the listed runs), logging firing events and the silent
+    evaluations that carry gradient. Within a step the order of evaluation changes no value:
+    each neuron is evaluated once and its log entries concern it alone."""
     ex = st.at[_EXEMPTION]
     while ex < exemptions.shape[0] and exemptions[ex, 0] == t and exemptions[ex, 1] == i:
         st.exempt_at[exemptions[ex, 2]] = st.at[_STAMP]
         ex += 1
     st.at[_EXEMPTION] = ex
-    n_now = st.at[_N_LISTED]
+    n_now, n_runs = st.at[_N_LISTED], st.at[_N_RUNS]
+    listing = st.at[_STAMP]
     st.at[_STAMP] += 1
     st.at[_N_LISTED] = 0
+    st.at[_N_RUNS] = 0
     stamp = st.at[_STAMP]
     u, x, threshold = st.u, st.x, net.threshold
     frozen_from = log.frozen_from[t]
-    capacity = log.ev_neuron.shape[0]
     for k in range(n_now):
         # unsigned index and locals: no negative-index fix-ups, no reloads after stores
         n = np.uint64(st.listed[k])
@@ -368,26 +376,83 @@ def _evaluate(s, t, i, net, spec, log, st, exemptions, out_counts):
         x[n] = 0.0
         if net.any_current:
             st.syn[n] += xn
-        # branch-free on refractoriness: a branch mispredicts about every other time once
-        # half a layer has fired
-        live = frozen_from[n] >= i
+        if frozen_from[n] < i:
+            continue
+        un = u[n] + xn
+        u[n] = un
+        if un > threshold[n] or net.is_output[n] or spec.silent_hidden:
+            status = _settle(s, t, i, n, net, log, st, stamp, out_counts)
+            if status != OK:
+                return status
+    for r in range(n_runs):
+        status = _evaluate_run(s, t, i, st.run_first[r], st.run_length[r], listing, net, spec,
+                               log, st, stamp, out_counts)
+        if status != OK:
+            return status
+    return OK
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _evaluate_run(s, t, i, first, length, listing, net, spec, log, st, stamp, out_counts):
+    """Neurons ``first .. first + length - 1`` not evaluated yet in this step (``touched``
+    is ``listing`` for those that were): integrate them in one branch-free loop that the
+    compiler vectorizes, marking those that fire or log a silent evaluation, then settle
+    those. A branch per neuron on refractoriness mispredicted about every other time once
+    half a layer had fired."""
+    u, x, touched, candidate = st.u, st.x, st.touched, st.candidate
+    threshold, frozen_from = net.threshold, log.frozen_from[t]
+    silent_hidden = spec.silent_hidden
+    ufirst = np.uint64(first)
+    end = ufirst + np.uint64(length)
+    n_candidates = 0
+    for n in range(ufirst, end):
+        fresh = touched[n] != listing
+        touched[n] = listing
+        xn = x[n]
+        x[n] = 0.0  # already zero if evaluated before in this step
+        if net.any_current:
+            st.syn[n] = st.syn[n] + xn if fresh else st.syn[n]
+        live = fresh & (frozen_from[n] >= i)
         un = u[n] + xn
         u[n] = un if live else u[n]
-        if live & (un <= threshold[n]) & (net.is_output[n] | spec.silent_hidden):
-            q = log.sizes[_SILENT]
-            if q == capacity:
-                return NEEDS_ROOM
-            log.sl_neuron[q] = np.int64(n)
-            log.sl_pass[q] = t
-            log.sl_step[q] = i
-            log.sl_u[q] = un
-            log.sizes[_SILENT] = q + 1
-        if live & (un > threshold[n]):
-            e = log.sizes[_EVENTS]
-            if e == capacity:
-                return NEEDS_ROOM
-            log.sizes[_EVENTS] = e + 1
-            _log_event(s, t, i, np.int64(n), e, net, log, st, stamp, out_counts)
+        c = live & ((un > threshold[n]) | (net.is_output[n] != 0) | silent_hidden)
+        candidate[n] = c
+        n_candidates += c
+    found = 0
+    for n in range(ufirst, end):
+        if found == n_candidates:
+            break
+        if candidate[n]:
+            candidate[n] = 0
+            found += 1
+            status = _settle(s, t, i, n, net, log, st, stamp, out_counts)
+            if status != OK:
+                return status
+    return OK
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _settle(s, t, i, n, net, log, st, stamp, out_counts):
+    """Neuron ``n`` has integrated (to ``st.u[n]``) at step ``i`` of pass ``t``: it fires
+    above threshold, else its evaluation is logged as silent (the caller asks only for
+    outputs, or every neuron with ``silent_hidden``)."""
+    un = st.u[n]
+    capacity = log.ev_neuron.shape[0]
+    if un > net.threshold[n]:
+        e = log.sizes[_EVENTS]
+        if e == capacity:
+            return NEEDS_ROOM
+        log.sizes[_EVENTS] = e + 1
+        _log_event(s, t, i, np.int64(n), e, net, log, st, stamp, out_counts)
+    elif un <= net.threshold[n]:  # a NaN membrane neither fires nor logs
+        q = log.sizes[_SILENT]
+        if q == capacity:
+            return NEEDS_ROOM
+        log.sl_neuron[q] = np.int64(n)
+        log.sl_pass[q] = t
+        log.sl_step[q] = i
+        log.sl_u[q] = un
+        log.sizes[_SILENT] = q + 1
     return OK
 
 
