@@ -485,7 +485,7 @@ def _log_event(s, t, i, n, e, net, log, st, stamp, out_counts):
         st.tail[n] = e
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, inline="always")
 def _deliver_recorded(t, i, net, selection, log, st):
     """Deliver the selection recorded for step ``i`` of pass ``t``: each entry takes its
     neuron's oldest pending event (a dropped entry only removes it)."""
@@ -672,7 +672,7 @@ def _reverse_pass_start(t, net, log, adj):
         lam[n] *= net.decay[n]
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, inline="always")
 def _reverse_silent_deliveries(t, i, last_step, net, log, adj):
     """dloss/ds of the silent evaluations of step ``i``: an output's zero spike adds to its
     count; a hidden one (``silent_hidden``) is integrated by its targets at the next step."""
@@ -691,7 +691,7 @@ def _reverse_silent_deliveries(t, i, last_step, net, log, adj):
         r -= 1
 
 
-@nb.njit(cache=True, _nrt=False)
+@nb.njit(cache=True, _nrt=False, inline="always")
 def _reverse_deliveries(t, i, net, log, adj, dweights):
     """Deliveries of step ``i``: weight gradients and dloss/ds of the delivered events."""
     d = adj.position[0]
