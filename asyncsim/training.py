@@ -210,6 +210,9 @@ class Adam:
         first, second = 1 - 0.9 ** self.t, 1 - 0.999 ** self.t
         decays = weight_decay or [None] * len(params)
         for m, v, p, g, decay in zip(self.m, self.v, params, grads, decays, strict=True):
+            if p.dtype != np.float64 or not p.flags.c_contiguous or not p.flags.writeable:
+                raise ValueError("Adam updates parameters in place: expected writable, "
+                                 f"contiguous float64 arrays, got {p.dtype} {p.flags}")
             _adam_update(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
                          v.reshape(-1), 0.0 if decay is None else float(decay),
                          decay is not None, float(self.learning_rate), first, second)
