@@ -126,9 +126,8 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
     recurrent_delay = _recurrent_delay(trace)
     c = compiled if compiled is not None and compiled.recurrent_delay == recurrent_delay \
         else compile_network(network, recurrent_delay=recurrent_delay)
-    loss, dweights, dbias, out_counts = replay_compiled(
-        c, inputs, labels, trace, alpha=alpha, upstream=upstream, silent_hidden=silent_hidden,
-        detach_reset=detach_reset, upstream_of=upstream_of)
+    loss, dweights, dbias, out_counts = _replay_flat(
+        c, inputs, labels, trace, alpha, upstream, silent_hidden, detach_reset, upstream_of)
     biases = np.split(dbias, c.layer_offsets[1:-1])
     weights = projection_gradients(network, dweights, recurrent_delay, c.expand_conv)
     return Gradient(loss, weights, out_counts, biases)
@@ -145,10 +144,18 @@ def replay_compiled(c: CompiledNetwork, inputs: np.ndarray, labels: np.ndarray |
     (:func:`~asyncsim.compile.compiled_order`) and one bias gradient per neuron. Training
     keeps its parameters in this order, so no gradient is reshaped per batch."""
     _check_replay(trace, upstream, upstream_of)
-    cfg = trace.config
     if c.recurrent_delay != _recurrent_delay(trace):
-        raise InputError(f"trace: config 'recurrent_delivery': {cfg.recurrent_delivery!r} does "
-                         f"not fit a network compiled with recurrent delay {c.recurrent_delay}")
+        raise InputError(f"trace: config 'recurrent_delivery': "
+                         f"{trace.config.recurrent_delivery!r} does not fit a network compiled "
+                         f"with recurrent delay {c.recurrent_delay}")
+    return _replay_flat(c, inputs, labels, trace, alpha, upstream, silent_hidden, detach_reset,
+                        upstream_of)
+
+
+def _replay_flat(c: CompiledNetwork, inputs, labels, trace: Trace, alpha, upstream,
+                 silent_hidden, detach_reset, upstream_of
+                 ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The replay itself, for settings already checked (:func:`replay_compiled`)."""
     inputs = np.ascontiguousarray(inputs, dtype=np.uint8)
     S = inputs.shape[0]
     if upstream is not None:
@@ -160,7 +167,7 @@ def replay_compiled(c: CompiledNetwork, inputs: np.ndarray, labels: np.ndarray |
     if trace.n_samples != S or trace.steps.shape[1] != inputs.shape[1]:
         raise InputError(f"trace: recorded for {trace.n_samples} samples x "
                          f"{trace.steps.shape[1]} timesteps, got inputs {inputs.shape[:2]}")
-    use_survivors = cfg.input_dropout > 0
+    use_survivors = trace.config.input_dropout > 0
     net = kernel.network_arrays(c)
     spec = LossSpec(labels, upstream, float(alpha), bool(silent_hidden), S, bool(detach_reset),
                     upstream_of == "membranes")

@@ -353,10 +353,7 @@ class Network:
             expected = (sizes[p.target], sizes[p.source])
             _require((p.target_size, p.source_size) == expected, f"{key}.weight",
                      f"(target, source) sizes {expected}", (p.target_size, p.source_size))
-        # topology only: networkx caches views that refer back to the graph, so a graph that
-        # held the projections would keep their weights alive until the cyclic collector ran
-        graph = nx.DiGraph([(p.source, p.target) for p in self.projections])
-        graph.add_nodes_from([INPUT, *names])
+        graph = self._topology()
         output = self.layers[-1].name
         _require(graph.out_degree(output) == 0, f"layers[{output}]",
                  "the output (last) layer to have no outgoing projection",
@@ -366,13 +363,22 @@ class Network:
                      "a layer reachable from the input", "no path from 'input'")
 
     def graph(self) -> nx.DiGraph:
-        """Topology: nodes are ``"input"`` and layer names, edges are projections."""
+        """Topology: nodes are ``"input"`` and layer names (attribute ``size``), edges are
+        projections (attribute ``projection``)."""
+        g = self._topology()
+        nx.set_node_attributes(g, {INPUT: self.input_size,
+                                   **{layer.name: layer.size for layer in self.layers}}, "size")
+        nx.set_edge_attributes(g, {(p.source, p.target): p for p in self.projections},
+                               "projection")
+        return g
+
+    def _topology(self) -> nx.DiGraph:
+        """Nodes and edges only. Validation uses this: networkx caches views that refer back
+        to the graph, so a graph holding the projections would keep their weights alive until
+        Python's cycle collector ran."""
         g = nx.DiGraph()
-        g.add_node(INPUT, size=self.input_size)
-        for layer in self.layers:
-            g.add_node(layer.name, size=layer.size)
-        for p in self.projections:
-            g.add_edge(p.source, p.target, projection=p)
+        g.add_nodes_from([INPUT, *(layer.name for layer in self.layers)])
+        g.add_edges_from((p.source, p.target) for p in self.projections)
         return g
 
     @property

@@ -297,7 +297,12 @@ def train(
     base = Simulator(network, **config.simulator_options())
     params = _Parameters(network, base.compiled, config.train_biases)
     adam = Adam([v.shape for v in params.values], config.learning_rate)
-    decays = [config.weight_decay, None]  # no weight decay on biases
+    decays = [config.weight_decay, None][:len(params.values)]  # no weight decay on biases
+    replay = dict(alpha=config.alpha, silent_hidden=config.silent_gradient,
+                  detach_reset=config.detach_reset)
+    # the loss reads what inference reads: membranes for a leaky-integrator output
+    on_membranes = base.effective_config().readout == "membrane"
+    own_loss = config.count_scale == 1.0 and not on_membranes  # the replay's cross-entropy
     history: list[dict] = []
     first_epoch = 0
     if resume and checkpoint is not None and Path(checkpoint).exists():
@@ -313,23 +318,18 @@ def train(
             compiled = params.compiled_now()
             sim = base.reweighted(compiled, seed=config.seed * 1_000_003 + epoch * 1009 + b)
             report = sim.run(inputs, labels, record=True)
-            replay = dict(alpha=config.alpha, silent_hidden=config.silent_gradient,
-                          detach_reset=config.detach_reset)
-            # the loss reads what inference reads: membranes for a leaky-integrator output
-            on_membranes = report.config.readout == "membrane"
-            if config.count_scale == 1.0 and not on_membranes:
-                loss, dweights, dbias, _ = replay_compiled(compiled, inputs, labels,
-                                                           report.trace, **replay)
-            else:
-                of, key = (("membranes", "output_membrane") if on_membranes
-                           else ("counts", "output_counts"))
+            of, key = (("membranes", "output_membrane") if on_membranes
+                       else ("counts", "output_counts"))
+            upstream = None
+            if not own_loss:
                 loss, upstream = scaled_cross_entropy(report.per_sample[key], labels,
                                                       config.count_scale)
-                _, dweights, dbias, _ = replay_compiled(compiled, inputs, None, report.trace,
-                                                        upstream=upstream, upstream_of=of,
-                                                        **replay)
-            n = len(params.values)
-            adam.step(params.values, [dweights, dbias][:n], decays[:n])
+            replay_loss, dweights, dbias, _ = replay_compiled(
+                compiled, inputs, labels, report.trace, upstream=upstream, upstream_of=of,
+                **replay)
+            if own_loss:
+                loss = replay_loss
+            adam.step(params.values, [dweights, dbias][:len(decays)], decays)
             if not all(np.isfinite(v).all() for v in params.values):
                 raise InputError(f"training diverged in epoch {epoch + 1}, batch {b + 1}: a "
                                  f"weight or bias is NaN or infinite (expected finite values; "

@@ -547,7 +547,9 @@ def _cross_entropy(counts, y, n_samples, dcount):
 
 @nb.njit(cache=True, _nrt=False)
 def _reverse(s, net, trace, spec, log, adj, dweights):
-    """Walk the logs backwards, pass by pass and step by step."""
+    """Walk the logs backwards, pass by pass and step by step. The per-step functions are
+    inlined: at F = 1 there are thousands of steps per sample, and passing the network, log
+    and adjoint tuples to a compiled function costs hundreds of pushes per call."""
     for e in range(log.sizes[_EVENTS]):
         n = log.ev_neuron[e]
         if net.is_output[n]:
@@ -560,22 +562,12 @@ def _reverse(s, net, trace, spec, log, adj, dweights):
     for t in range(n_passes - 1, -1, -1):
         n_steps = trace.steps[s, t]
         for i in range(n_steps - 1, -1, -1):
-            # calls only for steps with work: passing these tuples costs hundreds of moves
-            if _logged_at(log.sl_pass, log.sl_step, adj.position[2], t, i):
-                _reverse_silent_deliveries(t, i, i == n_steps - 1, net, log, adj)
-            if _logged_at(log.dl_pass, log.dl_step, adj.position[0], t, i):
-                _reverse_deliveries(t, i, net, log, adj, dweights)
+            _reverse_silent_deliveries(t, i, i == n_steps - 1, net, log, adj)
+            _reverse_deliveries(t, i, net, log, adj, dweights)
             _reverse_events(t, i, net, spec, log, adj)
             _reverse_silent(t, i, net, spec, log, adj)
         _reverse_inputs(t, net, log, adj, dweights)
         _reverse_pass_start(t, net, log, adj)
-
-
-@nb.njit(cache=True, _nrt=False, inline="always")
-def _logged_at(passes, steps, position, t, i):
-    """Whether the log entry at ``position`` (counting down) belongs to step ``i`` of pass
-    ``t``."""
-    return position >= 0 and passes[position] == t and steps[position] == i
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
