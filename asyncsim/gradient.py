@@ -44,6 +44,7 @@ from . import kernel
 from .compile import CompiledNetwork, compile_network, projection_gradients
 from .errors import InputError
 from .kernel.codes import TRACE_MISMATCH
+from .kernel.drive import InputDrive, batch_drive, input_run, no_drive
 from .kernel.replay import LossSpec, RecordedBatch, replay_batch
 from .network import Network
 from .trace import Trace
@@ -136,24 +137,26 @@ def replay_gradient(network: Network, inputs: np.ndarray, labels: np.ndarray | N
 def replay_compiled(c: CompiledNetwork, inputs: np.ndarray, labels: np.ndarray | None,
                     trace: Trace, alpha: float = 2.0, upstream: np.ndarray | None = None,
                     silent_hidden: bool = False, detach_reset: bool = False,
-                    upstream_of: str = "counts"
+                    upstream_of: str = "counts", input_drive: InputDrive | None = None
                     ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`replay_gradient` on a compiled network whose recurrent delay matches the
     trace: ``(loss, dloss/dweights, dloss/dbiases, output counts)``
     with the weight gradients in the compiled network's order
     (:func:`~asyncsim.compile.compiled_order`) and one bias gradient per neuron. Training
-    keeps its parameters in this order, so no gradient is reshaped per batch."""
+    keeps its parameters in this order, so no gradient is reshaped per batch. ``input_drive``:
+    the summed input currents the simulation used (:meth:`~asyncsim.simulator.Simulator.
+    input_drive` of these inputs), to save computing them again."""
     _check_replay(trace, upstream, upstream_of)
     if c.recurrent_delay != _recurrent_delay(trace):
         raise InputError(f"trace: config 'recurrent_delivery': "
                          f"{trace.config.recurrent_delivery!r} does not fit a network compiled "
                          f"with recurrent delay {c.recurrent_delay}")
     return _replay_flat(c, inputs, labels, trace, alpha, upstream, silent_hidden, detach_reset,
-                        upstream_of)
+                        upstream_of, input_drive)
 
 
 def _replay_flat(c: CompiledNetwork, inputs, labels, trace: Trace, alpha, upstream,
-                 silent_hidden, detach_reset, upstream_of
+                 silent_hidden, detach_reset, upstream_of, given_drive=None
                  ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """The replay itself, for settings already checked (:func:`replay_compiled`)."""
     inputs = np.ascontiguousarray(inputs, dtype=np.uint8)
@@ -179,10 +182,20 @@ def _replay_flat(c: CompiledNetwork, inputs, labels, trace: Trace, alpha, upstre
     out_counts = np.zeros((S, c.n_outputs), dtype=np.int64)
     losses = np.zeros(S)
     status = np.zeros(S, dtype=np.int64)
+    run = None if use_survivors else input_run(c)
+    if run is None:
+        drive = no_drive()
+    elif given_drive is not None and given_drive.enabled and given_drive.first == run[0] \
+            and given_drive.currents.shape == (S, inputs.shape[1], run[1]):
+        drive = given_drive
+    else:
+        drive = batch_drive(c, inputs, run)
+    currents = drive.currents.shape
+    input_adjoint = np.zeros((currents[0] * currents[1], currents[2]))
     batch = RecordedBatch(inputs, trace.steps, trace.selection, trace.selection_offsets,
                           exemptions, exemption_at, survivors, survivor_at, use_survivors)
-    replay_batch(net, batch, spec, c.n_neurons * inputs.shape[1] + 1, out_counts, dweights,
-                 dbias, losses, status)
+    replay_batch(net, batch, drive, input_adjoint, spec, c.n_neurons * inputs.shape[1] + 1,
+                 out_counts, dweights, dbias, losses, status)
     for s in np.flatnonzero(status == TRACE_MISMATCH)[:1]:
         raise InputError(f"trace: sample {s}: the recorded selection asks for a spike that "
                          f"is not pending (the trace belongs to other weights or inputs)")

@@ -22,6 +22,7 @@ from .kernel.codes import (
     TRACE_INPUT_LENGTH,
     TRACE_SELECTION_LENGTH,
 )
+from .kernel.drive import batch_drive, input_run, no_drive
 from .limits import check_memory
 from .network import Network
 from .placement import NO_CHIP, ChipModel
@@ -33,6 +34,8 @@ STOP_CODES = {"drain": kernel.STOP_DRAIN, "on_output": kernel.STOP_ON_OUTPUT}
 COMPAT_CODES = {"none": kernel.COMPAT_NONE, "asynctorch": kernel.COMPAT_ASYNCTORCH}
 #: stream entries (8 bytes each) a recorded run sets aside up front, all samples together
 RECORD_BUDGET = 8 * 2**20
+#: bytes of summed input currents per kernel call (:meth:`Simulator.input_drive`)
+DRIVE_BUDGET = 64 * 2**20
 
 
 @contextmanager
@@ -161,7 +164,8 @@ class Simulator:
     # -- running ---------------------------------------------------------------------------
     def run(self, inputs: Any, labels: np.ndarray | None = None, *,
             batch_size: int | None = None, threads: int | None = None, progress: bool = False,
-            first_sample_index: int = 0, record: bool = False) -> Report:
+            first_sample_index: int = 0, record: bool = False,
+            input_drive: kernel.InputDrive | None = None) -> Report:
         """Simulate every sample and return a :class:`~asyncsim.report.Report`.
 
         Args:
@@ -177,6 +181,9 @@ class Simulator:
             record: also record the schedule (``report.trace``, see :mod:`asyncsim.trace`),
                 while simulating; a sample whose record outgrows the room first given to it
                 is simulated again with the room it needed (same random stream, same result).
+            input_drive: ``inputs``' summed input currents from :meth:`input_drive`, if the
+                caller has them (training computes them once per batch for the simulation and
+                the replay); used where they apply, else computed here.
         """
         if record and self.config.compat != "none":
             raise InputError("field 'compat': recording the schedule (and so training) "
@@ -193,7 +200,8 @@ class Simulator:
         with numba_threads(threads):
             rec = kernel.recording(self._record_room(frames)) if record else kernel.recording()
             self._run_batches(arguments, frames, out, first_sample_index,
-                              batch_size or max(1, min(frames.shape[0], 256)), progress, rec)
+                              batch_size or max(1, min(frames.shape[0], 256)), progress, rec,
+                              input_drive)
             trace = self._trace(arguments, frames, out, first_sample_index, rec) if record \
                 else None
         arrays = {name: array for name, array in out._asdict().items() if name != "counters"}
@@ -220,8 +228,48 @@ class Simulator:
                          f"fan-in and can never fire")
         return notes
 
-    def _run_batches(self, arguments, frames, out, first_sample_index, batch, progress, rec):
+    def input_drive(self, frames: np.ndarray) -> kernel.InputDrive:
+        """The summed input currents of ``frames`` (S, T, F spike counts;
+        :mod:`asyncsim.kernel.drive`) where this run allows them (aggregated input without
+        input dropout, into one run of neurons), else the kernel's own per-feature
+        integration."""
+        run = self._drive_run()
+        return batch_drive(self.compiled, frames, run) if run else no_drive()
+
+    def _drive_run(self) -> tuple[int, int] | None:
+        cfg = self.config
+        if cfg.input_mode != "aggregated" or cfg.input_dropout > 0:
+            return None
+        return input_run(self.compiled)
+
+    def _given_drive(self, drive: kernel.InputDrive | None, frames: np.ndarray
+                     ) -> kernel.InputDrive | None:
+        """``drive`` if it is the one :meth:`input_drive` would compute for ``frames``
+        (None if this run does not use one); refuses one that does not fit."""
+        run = self._drive_run()
+        if drive is None or run is None:
+            return None
+        size = drive.currents.shape[2] if drive.currents.ndim == 3 else -1
+        if not drive.enabled or drive.currents.shape[:2] != frames.shape[:2] \
+                or (drive.first, size) != run:
+            raise InputError(f"field 'input_drive': expected the summed input currents of "
+                             f"{frames.shape[0]} samples x {frames.shape[1]} timesteps into "
+                             f"neurons {run[0]}..{run[0] + run[1] - 1} "
+                             f"(Simulator.input_drive), got another")
+        return drive
+
+    def _drive_batch(self, frames: np.ndarray, batch: int) -> int:
+        """Samples per kernel call such that their summed input currents stay within
+        :data:`DRIVE_BUDGET` bytes."""
+        run = input_run(self.compiled)
+        per_sample = 8 * frames.shape[1] * (run[1] if run else 0)
+        return max(1, min(batch, DRIVE_BUDGET // max(1, per_sample)))
+
+    def _run_batches(self, arguments, frames, out, first_sample_index, batch, progress, rec,
+                     given_drive=None):
         n_samples = frames.shape[0]
+        given_drive = self._given_drive(given_drive, frames)
+        batch = self._drive_batch(frames, batch)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -230,7 +278,10 @@ class Simulator:
         try:
             for start in range(0, n_samples, batch):
                 stop = min(n_samples, start + batch)
-                kernel.run_batch(first_sample_index + start, *arguments, frames[start:stop],
+                part = frames[start:stop]
+                whole = given_drive is not None and stop - start == n_samples
+                drive = given_drive if whole else self.input_drive(part)
+                kernel.run_batch(first_sample_index + start, *arguments, part, drive,
                                  kernel.outputs_slice(out, start, stop),
                                  kernel.recording_slice(rec, start, stop))
                 if bar is not None:
@@ -272,7 +323,7 @@ class Simulator:
             scratch = kernel.allocate_outputs(1, frames.shape[1], c.n_outputs, c.n_layers,
                                               self.config.histogram_bins)
             kernel.run_batch(first_sample_index + int(s), *arguments, frames[s:s + 1],
-                             scratch, again)
+                             self.input_drive(frames[s:s + 1]), scratch, again)
             parts[int(s)] = (again, 0)
         streams = []
         for k, name in enumerate(("selection", "exemptions", "inputs")):

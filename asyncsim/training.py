@@ -317,7 +317,8 @@ def train(
             inputs, labels = data.inputs[idx], data.labels[idx]
             compiled = params.compiled_now()
             sim = base.reweighted(compiled, seed=config.seed * 1_000_003 + epoch * 1009 + b)
-            report = sim.run(inputs, labels, record=True)
+            drive = sim.input_drive(inputs)  # shared by the simulation and the replay
+            report = sim.run(inputs, labels, record=True, input_drive=drive)
             of, key = (("membranes", "output_membrane") if on_membranes
                        else ("counts", "output_counts"))
             upstream = None
@@ -326,7 +327,7 @@ def train(
                                                       config.count_scale)
             replay_loss, dweights, dbias, _ = replay_compiled(
                 compiled, inputs, labels, report.trace, upstream=upstream, upstream_of=of,
-                **replay)
+                input_drive=drive, **replay)
             if own_loss:
                 loss = replay_loss
             adam.step(params.values, [dweights, dbias][:len(decays)], decays)

@@ -15,10 +15,11 @@ import numpy as np
 
 
 def _entry_points() -> list:
+    from .kernel.drive import input_drive, input_occurrences
     from .kernel.driver import run_batch
-    from .kernel.replay import replay_sample
+    from .kernel.replay import replay_batch, replay_sample
 
-    return [run_batch, replay_sample]
+    return [run_batch, replay_sample, replay_batch, input_occurrences, input_drive]
 
 
 def kernels_compiled() -> bool | None:

@@ -32,6 +32,7 @@ from .codes import (
     STOP_DRAIN,
     STOP_ON_OUTPUT,
 )
+from .drive import InputDrive, no_drive
 from .driver import run_batch
 from .layout import (
     ChipArrays,
@@ -65,7 +66,7 @@ __all__ = [
     "COMPAT_ASYNCTORCH", "COMPAT_NONE", "COUNTER_NAMES", "POLICY_FIFO", "POLICY_LAYER",
     "POLICY_MOMENTUM", "POLICY_RANDOM",
     "POLICY_USER", "STOP_DRAIN", "STOP_ON_OUTPUT", "USER_KEY_SIGNATURE", "UNUSED_USER_KEY",
-    "ChipArrays", "NetworkArrays", "Outputs", "Recording", "RunSettings", "allocate_outputs",
-    "chip_arrays", "network_arrays", "outputs_slice", "recording", "recording_slice",
-    "run_batch", "run_settings",
+    "ChipArrays", "InputDrive", "NetworkArrays", "Outputs", "Recording", "RunSettings",
+    "allocate_outputs", "chip_arrays", "network_arrays", "no_drive", "outputs_slice",
+    "recording", "recording_slice", "run_batch", "run_settings",
 ]

@@ -59,25 +59,33 @@ def deliver_source(src, amplitude, with_current, count_messages, net, state, fro
                 x[ufirst + i] += weights[ustart + i] * amplitude
         if net.has_conv:
             size += _conv_currents(src, amplitude, with_current, net, state.x)
-        range_size = front.range_size
-        r = front.range_slot[first]
-        if not (front.range_mark[first] == stamp and range_size[r] == size):
-            r = n_ranges
-            n_ranges += 1
-            front.range_mark[first] = stamp
-            front.range_slot[first] = r
-            front.range_first[r] = first
-            range_size[r] = size
-            front.range_currents[r] = 0
-            front.range_messages[r] = 0
-        if with_current:
-            front.range_currents[r] += 1
-        if count_messages:
-            front.range_messages[r] += 1
+        n_ranges = list_range(first, size, 1 if with_current else 0,
+                              1 if count_messages else 0, front, stamp, n_ranges)
     else:
         n_next = _deliver_one_by_one(src, amplitude, with_current, count_messages, net, state,
                                      front, stamp, next_base, n_next)
     return n_next, n_ranges
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def list_range(first, size, n_currents, n_messages, front, stamp, n_ranges):
+    """The run of ``size`` targets from ``first`` takes ``n_currents`` currents and
+    ``n_messages`` messages: it joins the range listed for that run in this step, or becomes a
+    new one. Returns the new number of ranges."""
+    range_size = front.range_size
+    r = front.range_slot[first]
+    if not (front.range_mark[first] == stamp and range_size[r] == size):
+        r = n_ranges
+        n_ranges += 1
+        front.range_mark[first] = stamp
+        front.range_slot[first] = r
+        front.range_first[r] = first
+        range_size[r] = size
+        front.range_currents[r] = 0
+        front.range_messages[r] = 0
+    front.range_currents[r] += n_currents
+    front.range_messages[r] += n_messages
+    return n_ranges
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")

@@ -37,7 +37,8 @@ Scratch = namedtuple("Scratch", ("state", "front", "queue", "work", "at", "rng")
 
 
 @nb.njit(cache=True)
-def run_sample(sample, global_index, net, chip, settings, user_key, inputs, out, rec, capacity):
+def run_sample(sample, global_index, net, chip, settings, user_key, inputs, drive, out, rec,
+               capacity):
     """Simulate sample ``sample`` of ``inputs`` with room for ``capacity`` pending spikes;
     returns False if that was not enough (possible only without refractoriness), leaving
     partial results."""
@@ -47,16 +48,17 @@ def run_sample(sample, global_index, net, chip, settings, user_key, inputs, out,
                       new_frontier(n_neurons, n_inputs, capacity), new_queue(capacity),
                       new_core_work(chip.n_cores), new_cursor(n_neurons, rec, sample),
                       seed_state(settings.seed, global_index))
-    return simulate_sample(sample, net, chip, settings, user_key, inputs, out, rec, scratch)
+    return simulate_sample(sample, net, chip, settings, user_key, inputs, drive, out, rec,
+                           scratch)
 
 
 @nb.njit(cache=True, _nrt=False)
-def simulate_sample(sample, net, chip, settings, user_key, inputs, out, rec, scratch):
+def simulate_sample(sample, net, chip, settings, user_key, inputs, drive, out, rec, scratch):
     """The forward passes of one sample (see the module documentation)."""
     state, front, queue, work, at, rng = scratch
     for t in range(inputs.shape[1]):
-        begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, out, rec,
-                   at, rng)
+        begin_pass(t, sample, net, settings, user_key, inputs, drive, state, front, queue, out,
+                   rec, at, rng)
         while True:
             if not integrate_and_evaluate(t, sample, net, chip, settings, user_key, state,
                                           front, queue, work, out, rec, at, rng):
@@ -77,17 +79,18 @@ def simulate_sample(sample, net, chip, settings, user_key, inputs, out, rec, scr
 
 
 @nb.njit(cache=True, parallel=True)
-def run_batch(sample_offset, net, chip, settings, user_key, inputs, out, rec):
+def run_batch(sample_offset, net, chip, settings, user_key, inputs, drive, out, rec):
     """Run every sample of ``inputs`` (samples, timesteps, features); results go to ``out``
     (first axis: sample). ``sample_offset`` is the global index of ``inputs[0]``: it seeds each
-    sample's random stream."""
+    sample's random stream. ``drive``: the inputs' summed currents (:mod:`.drive`), or
+    :func:`~.drive.no_drive`."""
     n_neurons = net.layer_of.shape[0]
     for s in nb.prange(inputs.shape[0]):
         # With refractory neurons at most every source is pending once; otherwise the sample
         # is rerun with more room (same random stream, so the same result).
         capacity = n_neurons + inputs.shape[2] + 1
-        while not run_sample(s, sample_offset + s, net, chip, settings, user_key, inputs, out,
-                             rec, capacity):
+        while not run_sample(s, sample_offset + s, net, chip, settings, user_key, inputs,
+                             drive, out, rec, capacity):
             capacity *= 2
             _clear_sample(out, s)
 

@@ -35,7 +35,13 @@ from .codes import (
     STOP_ON_OUTPUT,
     TRACE_INPUT_LENGTH,
 )
-from .deliver import deliver_delayed, deliver_source, forget_input_messages, list_neuron
+from .deliver import (
+    deliver_delayed,
+    deliver_source,
+    forget_input_messages,
+    list_neuron,
+    list_range,
+)
 from .heap import heap_push
 from .rng import uniform
 
@@ -43,8 +49,8 @@ _NO_PRIORITY = -np.inf  # key that puts prioritized input events before everythi
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
-def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, out, rec, at,
-               rng):
+def begin_pass(t, sample, net, settings, user_key, inputs, drive, state, front, queue, out, rec,
+               at, rng):
     """Start pass ``t``: decay membranes (and synaptic currents), clear the pass state, add
     biases, carried synaptic currents and delayed currents, and bring in the input (currents
     at once, or queued events)."""
@@ -73,8 +79,11 @@ def begin_pass(t, sample, net, settings, user_key, inputs, state, front, queue, 
         _pass_start_currents(net, state, front, at)
     if net.max_delay > 0:
         _delayed_arrivals(t, net, state, front, at)
-    _bring_in_input(t, sample, net, settings, user_key, inputs[sample, t], state, front, queue,
-                    out, rec, at, rng)
+    if drive.enabled:
+        _bring_in_drive(t, sample, drive, state, front, out, at)
+    else:
+        _bring_in_input(t, sample, net, settings, user_key, inputs[sample, t], state, front,
+                        queue, out, rec, at, rng)
     if settings.sync_in_use:
         # silent inputs count as barrier messages: first-layer neurons must get evaluated
         stamp, next_base, n_next = at[STAMP], at[NEXT_BASE], at[N_NEXT]
@@ -128,6 +137,23 @@ def _delayed_arrivals(t, net, state, front, at):
             future[n] = 0.0
             n_next = list_neuron(n, front, stamp, next_base, n_next)
     at[N_NEXT] = n_next
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _bring_in_drive(t, sample, drive, state, front, out, at):
+    """Aggregated input summed before the run (:mod:`.drive`): the run's summed current, its
+    range and the input counters, as delivering the features one by one would give."""
+    n_sources = drive.sources[sample, t]
+    if n_sources == 0:
+        return
+    out.counters[sample, INPUT_SOPS] += drive.sops[sample, t]
+    out.counters[sample, EFFECTIVE_SOPS] += drive.effective[sample, t]
+    x, current = state.x, drive.currents[sample, t]
+    first = np.uint64(drive.first)
+    for i in range(np.uint64(current.shape[0])):
+        x[first + i] += current[i]
+    at[N_RANGES] = list_range(drive.first, current.shape[0], n_sources, 0, front, at[STAMP],
+                              at[N_RANGES])
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")

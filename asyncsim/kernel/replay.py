@@ -22,6 +22,7 @@ import numpy as np
 from .codes import NEEDS_ROOM, OK, TRACE_MISMATCH
 from .conv import DELAY, TARGET_FIRST, add_conv_currents, conv_rows, conv_window
 from .deliver import deliver_delayed
+from .drive import add_input_gradient
 from .passes import pass_start_drive
 
 ReplayTrace = namedtuple("ReplayTrace", (
@@ -31,6 +32,9 @@ ReplayTrace = namedtuple("ReplayTrace", (
     "exemptions",     # (E, 3) int64 this sample's (timestep, step, neuron), in that order
     "survivors",      # (I, 3) int64 this sample's (timestep, feature, surviving count)
     "use_survivors",  # bool: input dropout was on (survivors replace the inputs)
+    "drive",          # the inputs' summed currents (.drive.InputDrive), or none
+    "input_adjoint",  # (S x T, run size) with a drive: dloss / d(the run's input current)
+                      # in pass t of sample s (row s x T + t)
 ))
 
 RecordedBatch = namedtuple("RecordedBatch", (
@@ -135,8 +139,10 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
 
 
 @nb.njit(cache=True, parallel=True)
-def replay_batch(net, batch, spec, extra_room, out_counts, dweights, dbias, losses, status):
-    """Replay every sample of ``batch`` (:data:`RecordedBatch`): block ``k`` of
+def replay_batch(net, batch, drive, input_adjoint, spec, extra_room, out_counts, dweights, dbias,
+                 losses, status):
+    """Replay every sample of ``batch`` (:data:`RecordedBatch`; ``drive`` and
+    ``input_adjoint`` as in :data:`ReplayTrace`): block ``k`` of
     ``dweights.shape[0]`` contiguous blocks of samples is replayed in sample order and adds
     its gradients to ``dweights[k]`` and ``dbias[k]``, so that the sum over blocks in block
     order does not depend on which thread ran which block (one block: the sample order of a
@@ -145,12 +151,9 @@ def replay_batch(net, batch, spec, extra_room, out_counts, dweights, dbias, loss
     n_blocks = dweights.shape[0]
     offsets = batch.selection_offsets
     for k in nb.prange(n_blocks):
-        for s in range(k * n_samples // n_blocks, (k + 1) * n_samples // n_blocks):
-            recorded = ReplayTrace(
-                batch.inputs, batch.steps, batch.selection,
-                batch.exemptions[batch.exemption_at[s]:batch.exemption_at[s + 1]],
-                batch.survivors[batch.survivor_at[s]:batch.survivor_at[s + 1]],
-                batch.use_survivors)
+        lo, hi = k * n_samples // n_blocks, (k + 1) * n_samples // n_blocks
+        for s in range(lo, hi):
+            recorded = _sample_trace(batch, drive, input_adjoint, s)
             capacity = offsets[s + 1] - offsets[s] + extra_room
             while True:
                 out_counts[s, :] = 0
@@ -162,6 +165,20 @@ def replay_batch(net, batch, spec, extra_room, out_counts, dweights, dbias, loss
                     break
                 capacity *= 2
             status[s] = code
+        if drive.enabled:
+            add_input_gradient(drive, input_adjoint, lo, hi,
+                               net.fanout_start[net.layer_of.shape[0]:], dweights[k])
+
+
+@nb.njit(cache=True)
+def _sample_trace(batch, drive, input_adjoint, s):
+    """Sample ``s``'s part of a recorded batch. (A named tuple holding another one may not be
+    passed to the worker of Numba's parallel loop: ``drive`` stays apart.)"""
+    return ReplayTrace(
+        batch.inputs, batch.steps, batch.selection,
+        batch.exemptions[batch.exemption_at[s]:batch.exemption_at[s + 1]],
+        batch.survivors[batch.survivor_at[s]:batch.survivor_at[s + 1]],
+        batch.use_survivors, drive, input_adjoint)
 
 
 @nb.njit(cache=True, _nrt=False)
@@ -237,6 +254,9 @@ def _start_pass(s, t, net, trace, log, st):
                 x[n] += future[n]
                 future[n] = 0.0
                 _list(st, n, stamp)
+    if trace.drive.enabled:
+        _add_drive(s, t, trace.drive, st, stamp)
+        return
     first, end = _list_active_inputs(s, t, trace, log, st)
     n_neurons = u.shape[0]
     for k in range(first, end):
@@ -245,6 +265,18 @@ def _start_pass(s, t, net, trace, log, st):
         _send(src, float(c), net, st, stamp)
         if net.max_delay > 0:
             deliver_delayed(src, c, t, net, st)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _add_drive(s, t, drive, st, stamp):
+    """Pass ``t``'s input as its summed current (:mod:`.drive`), its run listed."""
+    if drive.sources[s, t] == 0:
+        return
+    x, current = st.x, drive.currents[s, t]
+    first = np.uint64(drive.first)
+    for i in range(np.uint64(current.shape[0])):
+        x[first + i] += current[i]
+    _list_run(drive.first, current.shape[0], st, stamp)
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -292,14 +324,7 @@ def _send(src, amplitude, net, st, stamp):
         for p in range(conv_first, conv_end):
             if net.conv[p, DELAY] == 0:
                 size += _send_conv(p, src, amplitude, net, st, stamp, False)
-        if st.run_stamp[first] == stamp and st.run_size[first] >= size:
-            return  # every target of the run is listed already (many sources share a run)
-        st.run_stamp[first] = stamp
-        st.run_size[first] = size
-        r = st.at[_N_RUNS]
-        st.run_first[r] = first
-        st.run_length[r] = size
-        st.at[_N_RUNS] = r + 1
+        _list_run(first, size, st, stamp)
     else:
         j = start
         for p in range(conv_first, conv_end):
@@ -314,6 +339,20 @@ def _send(src, amplitude, net, st, stamp):
             tgt = net.targets[jj]
             x[tgt] += net.weights[jj] * amplitude
             _list(st, tgt, stamp)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _list_run(first, size, st, stamp):
+    """List the run of ``size`` targets from ``first`` for the next evaluation, unless it is
+    listed already (many sources share a run)."""
+    if st.run_stamp[first] == stamp and st.run_size[first] >= size:
+        return
+    st.run_stamp[first] = stamp
+    st.run_size[first] = size
+    r = st.at[_N_RUNS]
+    st.run_first[r] = first
+    st.run_length[r] = size
+    st.at[_N_RUNS] = r + 1
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -566,7 +605,7 @@ def _reverse(s, net, trace, spec, log, adj, dweights):
             _reverse_deliveries(t, i, net, log, adj, dweights)
             _reverse_events(t, i, net, spec, log, adj)
             _reverse_silent(t, i, net, spec, log, adj)
-        _reverse_inputs(t, net, log, adj, dweights)
+        _reverse_inputs(s, t, net, trace, log, adj, dweights)
         _reverse_pass_start(t, net, log, adj)
 
 
@@ -620,10 +659,16 @@ def _conv_reverse(src, t, step, scale, accumulate, net, log, adj, dweights):
 
 
 @nb.njit(cache=True, _nrt=False)
-def _reverse_inputs(t, net, log, adj, dweights):
+def _reverse_inputs(s, t, net, trace, log, adj, dweights):
     """Input currents integrated at step 0 (immediate) or arriving later (delayed). Every
     input synapse of a target shares its step-0 adjoint, computed once per pass; contiguous
-    targets (dense projections) then take one vectorized loop per feature."""
+    targets (dense projections) then take one vectorized loop per feature. With a drive
+    (:mod:`.drive`) the adjoints are kept for :func:`.drive.add_input_gradient`."""
+    if trace.drive.enabled:
+        row, first = s * trace.steps.shape[1] + t, trace.drive.first
+        for i in range(trace.input_adjoint.shape[1]):
+            trace.input_adjoint[row, i] = _current_adjoint(t, 0, first + i, net, log, adj)
+        return
     n_neurons = adj.lam.shape[0]
     at_start = adj.at_start
     for n in range(n_neurons):
