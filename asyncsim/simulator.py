@@ -7,6 +7,7 @@ import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from functools import cached_property
 from typing import Any
 
 import numba
@@ -27,15 +28,13 @@ from .limits import check_memory
 from .network import Network
 from .placement import NO_CHIP, ChipModel
 from .policies import SchedulingPolicy, resolve_policy
-from .report import Report
+from .report import NetworkFacts, Report
 from .sync import layer_synchronized
 
 STOP_CODES = {"drain": kernel.STOP_DRAIN, "on_output": kernel.STOP_ON_OUTPUT}
 COMPAT_CODES = {"none": kernel.COMPAT_NONE, "asynctorch": kernel.COMPAT_ASYNCTORCH}
 #: stream entries (8 bytes each) a recorded run sets aside up front, all samples together
 RECORD_BUDGET = 8 * 2**20
-#: bytes of summed input currents per kernel call (:meth:`Simulator.input_drive`)
-DRIVE_BUDGET = 64 * 2**20
 
 
 @contextmanager
@@ -181,9 +180,10 @@ class Simulator:
             record: also record the schedule (``report.trace``, see :mod:`asyncsim.trace`),
                 while simulating; a sample whose record outgrows the room first given to it
                 is simulated again with the room it needed (same random stream, same result).
-            input_drive: ``inputs``' summed input currents from :meth:`input_drive`, if the
-                caller has them (training computes them once per batch for the simulation and
-                the replay); used where they apply, else computed here.
+            input_drive: ``inputs``' summed input currents from :meth:`input_drive`, to be
+                added instead of integrating the input feature by feature (same results).
+                Training computes them once per batch for the simulation and the replay; a
+                plain run does not (summing them first costs about what it saves).
         """
         if record and self.config.compat != "none":
             raise InputError("field 'compat': recording the schedule (and so training) "
@@ -207,7 +207,7 @@ class Simulator:
         arrays = {name: array for name, array in out._asdict().items() if name != "counters"}
         for i, name in enumerate(COUNTER_NAMES):
             arrays[name] = out.counters[:, i]
-        report = Report.from_arrays(arrays, labels, self.network, self.effective_config())
+        report = Report(arrays, labels, self._network_facts, self.effective_config())
         report.trace = trace
         report.notes = self._notes(frames)
         return report
@@ -231,8 +231,9 @@ class Simulator:
     def input_drive(self, frames: np.ndarray) -> kernel.InputDrive:
         """The summed input currents of ``frames`` (S, T, F spike counts;
         :mod:`asyncsim.kernel.drive`) where this run allows them (aggregated input without
-        input dropout, into one run of neurons), else the kernel's own per-feature
-        integration."""
+        input dropout, into one run of neurons), else none (the kernel integrates the input
+        feature by feature). For :meth:`run` and
+        :func:`asyncsim.gradient.replay_compiled` of the same inputs."""
         run = self._drive_run()
         return batch_drive(self.compiled, frames, run) if run else no_drive()
 
@@ -240,7 +241,17 @@ class Simulator:
         cfg = self.config
         if cfg.input_mode != "aggregated" or cfg.input_dropout > 0:
             return None
+        return self._input_run
+
+    # computed once per simulator; :meth:`reweighted` copies keep them (same network and
+    # topology), so that training does not compute them at every batch
+    @cached_property
+    def _input_run(self) -> tuple[int, int] | None:
         return input_run(self.compiled)
+
+    @cached_property
+    def _network_facts(self) -> NetworkFacts:
+        return NetworkFacts.of(self.network)
 
     def _given_drive(self, drive: kernel.InputDrive | None, frames: np.ndarray
                      ) -> kernel.InputDrive | None:
@@ -258,18 +269,10 @@ class Simulator:
                              f"(Simulator.input_drive), got another")
         return drive
 
-    def _drive_batch(self, frames: np.ndarray, batch: int) -> int:
-        """Samples per kernel call such that their summed input currents stay within
-        :data:`DRIVE_BUDGET` bytes."""
-        run = input_run(self.compiled)
-        per_sample = 8 * frames.shape[1] * (run[1] if run else 0)
-        return max(1, min(batch, DRIVE_BUDGET // max(1, per_sample)))
-
     def _run_batches(self, arguments, frames, out, first_sample_index, batch, progress, rec,
                      given_drive=None):
         n_samples = frames.shape[0]
         given_drive = self._given_drive(given_drive, frames)
-        batch = self._drive_batch(frames, batch)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -280,7 +283,7 @@ class Simulator:
                 stop = min(n_samples, start + batch)
                 part = frames[start:stop]
                 whole = given_drive is not None and stop - start == n_samples
-                drive = given_drive if whole else self.input_drive(part)
+                drive = given_drive if whole else no_drive()
                 kernel.run_batch(first_sample_index + start, *arguments, part, drive,
                                  kernel.outputs_slice(out, start, stop),
                                  kernel.recording_slice(rec, start, stop))
@@ -323,7 +326,7 @@ class Simulator:
             scratch = kernel.allocate_outputs(1, frames.shape[1], c.n_outputs, c.n_layers,
                                               self.config.histogram_bins)
             kernel.run_batch(first_sample_index + int(s), *arguments, frames[s:s + 1],
-                             self.input_drive(frames[s:s + 1]), scratch, again)
+                             no_drive(), scratch, again)
             parts[int(s)] = (again, 0)
         streams = []
         for k, name in enumerate(("selection", "exemptions", "inputs")):

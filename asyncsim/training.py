@@ -40,10 +40,14 @@ from .datasets import BUILTIN as BUILTIN_DATASETS
 from .datasets import FrameDataset, load_dataset
 from .errors import InputError
 from .gradient import replay_compiled
+from .metrics import ActivationDensity
 from .model_io import load_model
 from .network import Network, random_feedforward
 from .report import Report
 from .simulator import Simulator
+
+#: the training curves' density (spikes per hidden neuron), as reports compute it
+_DENSITY = ActivationDensity()
 
 MODES = ("layered", "unlayered-rs", "unlayered-ms")
 
@@ -336,7 +340,7 @@ def train(
                                  f"weight or bias is NaN or infinite (expected finite values; "
                                  f"try a lower learning rate)")
             losses.append(loss)
-            densities.append(report.metrics()["density"] or 0.0)
+            densities.append(_DENSITY.compute(report))
             correct += int(np.sum(report.predictions == labels))
             if on_batch is not None:
                 seen = min(data.n_samples, (b + 1) * config.batch_size)

@@ -1,5 +1,6 @@
-"""Input currents summed before the event loop (asyncsim.kernel.drive) change no result: the
-simulation and the replay gradient are bit for bit those of the per-feature integration."""
+"""Input currents summed before the event loop (asyncsim.kernel.drive, as training uses them)
+change no result: the simulation and the replay gradient are bit for bit those of the
+per-feature integration."""
 
 import numpy as np
 import pytest
@@ -70,10 +71,12 @@ def test_simulation_and_gradient_equal_those_without_the_drive(options, monkeypa
     labels = np.arange(5) % 4
 
     def run():
-        report = Simulator(net, seed=3, **options).run(frames, labels, record=True)
+        sim = Simulator(net, seed=3, **options)
+        report = sim.run(frames, labels, record=True, input_drive=sim.input_drive(frames))
         grad = replay_gradient(net, frames, labels, report.trace, silent_hidden=True)
         return report, grad
 
+    assert Simulator(net, **options).input_drive(frames).enabled
     fast, fast_grad = run()
     _without_drive(monkeypatch)
     slow, slow_grad = run()
