@@ -302,8 +302,10 @@ class Simulator:
         n_samples, n_steps = frames.shape[0], frames.shape[1]
         cfg, neurons = self.config, self.compiled.n_neurons
         # per row: counting along an axis converts the whole batch to bool and int first
-        active = np.array([np.count_nonzero(row) for row in frames.reshape(n_samples, -1)],
-                          dtype=np.int64)
+        active = np.zeros(n_samples, dtype=np.int64)
+        if cfg.input_mode == "queued" or cfg.input_dropout > 0:  # else the room needs none
+            active = np.array([np.count_nonzero(row) for row in frames.reshape(n_samples, -1)],
+                              dtype=np.int64)
         deliveries = neurons * n_steps + (active if cfg.input_mode == "queued" else 0)
         room = np.zeros((n_samples, 3), dtype=np.int64)
         room[:, 0] = n_steps + 2 * deliveries
@@ -329,7 +331,13 @@ class Simulator:
                              no_drive(), scratch, again)
             parts[int(s)] = (again, 0)
         streams = []
+        rerun = any(part is not rec for part, _ in parts.values())
         for k, name in enumerate(("selection", "exemptions", "inputs")):
+            if not rerun:  # one gather: every sample's part from the one recording
+                ends = np.cumsum(needed[:, k])
+                shift = np.repeat(rec.offsets[:, k] - (ends - needed[:, k]), needed[:, k])
+                streams.append(getattr(rec, name)[np.arange(shift.shape[0]) + shift])
+                continue
             pieces = [getattr(part, name)[part.offsets[i, k]:part.offsets[i, k] + needed[s, k]]
                       for s, (part, i) in parts.items()]
             streams.append(np.concatenate(pieces) if pieces else np.zeros(0, np.int64))

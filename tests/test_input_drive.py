@@ -30,9 +30,14 @@ def _network():
     return random_feedforward([12, 9, 7, 4], seed=5, gain=2.4, tau_m_ms=3.0, dt_ms=1.0)
 
 
-def test_occurrences_are_feature_major_then_samples_then_passes_backwards():
+def test_occurrences_are_feature_major_then_samples_then_passes_backwards_and_counted():
     frames = _counts(4, 5, 11, seed=0)
-    feature_at, sample, step, count = input_occurrences(frames)
+    fanout, nonzero = np.arange(11) + 3, np.arange(11)
+    counts = np.zeros((3, 4, 5), np.int64)
+    feature_at, sample, step, count = input_occurrences(frames, fanout, nonzero, counts)
+    np.testing.assert_array_equal(counts[0], np.count_nonzero(frames, axis=2))
+    np.testing.assert_array_equal(counts[1], frames.astype(np.int64) @ fanout)
+    np.testing.assert_array_equal(counts[2], frames.astype(np.int64) @ nonzero)
     got = [(f, sample[k], step[k], count[k])
            for f in range(11) for k in range(feature_at[f], feature_at[f + 1])]
     spikes = zip(*np.nonzero(frames), strict=True)

@@ -69,19 +69,20 @@ def batch_drive(compiled, frames: np.ndarray, run: tuple[int, int]) -> InputDriv
     n = c.n_neurons
     frames = np.ascontiguousarray(frames, dtype=np.uint8)
     S, T = frames.shape[0], frames.shape[1]
-    drive = InputDrive(True, first, np.zeros((S, T, size)), np.zeros((S, T), np.int64),
-                       np.zeros((S, T), np.int64), np.zeros((S, T), np.int64),
-                       *input_occurrences(frames))
-    input_drive(drive, drive.currents.reshape(S * T, size), c.weights, c.fanout_start[n:],
-                c.fanout[n:], c.nonzero_fanout[n:])
+    counts = np.zeros((3, S, T), np.int64)  # sources, SOPs, effective SOPs
+    occurrences = input_occurrences(frames, c.fanout[n:], c.nonzero_fanout[n:], counts)
+    drive = InputDrive(True, first, np.zeros((S, T, size)), *counts, *occurrences)
+    input_drive(drive, drive.currents.reshape(S * T, size), c.weights, c.fanout_start[n:])
     return drive
 
 
 @nb.njit(cache=True)
-def input_occurrences(frames):
+def input_occurrences(frames, fanout, nonzero_fanout, counts):
     """Every (sample, pass, feature) with spikes, feature-major, then sample ascending, then
     pass descending: ``(feature_at, sample, step, count)`` as in :data:`InputDrive`.
-    ``frames``: (S, T, F) uint8, C-contiguous."""
+    ``frames``: (S, T, F) uint8, C-contiguous. Adds to ``counts`` (3, S, T) each pass's
+    delivering features, input SOPs (count x ``fanout``) and effective input SOPs (count x
+    ``nonzero_fanout``), as the per-feature loop counts them."""
     S, T, F = frames.shape
     rows = frames.reshape(S * T, F)
     total = 0
@@ -111,49 +112,50 @@ def input_occurrences(frames):
     for s in range(S):
         for t in range(T - 1, -1, -1):
             r = s * T + t
+            sops, effective = 0, 0
             for k in range(row_at[r], row_at[r + 1]):
                 f = active[k]
+                c = np.int64(rows[r, f])
                 at = fill[f]
                 fill[f] = at + 1
                 sample[at] = s
                 step[at] = t
-                count[at] = rows[r, f]
+                count[at] = c
+                sops += c * fanout[f]
+                effective += c * nonzero_fanout[f]
+            counts[0, s, t] += row_at[r + 1] - row_at[r]
+            counts[1, s, t] += sops
+            counts[2, s, t] += effective
     return feature_at, sample, step, count
 
 
 @nb.njit(cache=True, parallel=True)
-def input_drive(drive, currents, weights, row_start, fanout, nonzero_fanout):
+def input_drive(drive, currents, weights, row_start):
     """Sum every (sample, pass)'s input current into ``currents`` (``drive.currents`` as
     (S x T, size), zeros on entry), feature by feature in increasing order, blocks of
-    :data:`BLOCK` samples in parallel; count the delivering features and the input SOPs
-    (zeros on entry) as the per-feature loop does."""
+    :data:`BLOCK` samples in parallel."""
     n_samples = drive.sources.shape[0]
     for b in nb.prange((n_samples + BLOCK - 1) // BLOCK):
-        lo, hi = b * BLOCK, min(n_samples, (b + 1) * BLOCK)
-        for f in range(drive.feature_at.shape[0] - 1):
-            _drive_feature(f, lo, hi, drive, currents, weights, row_start, fanout,
-                           nonzero_fanout)
+        _drive_block(b * BLOCK, min(n_samples, (b + 1) * BLOCK), drive, currents, weights,
+                     row_start)
 
 
 @nb.njit(cache=True, _nrt=False)
-def _drive_feature(f, lo, hi, drive, currents, weights, row_start, fanout, nonzero_fanout):
-    """Feature ``f``'s part of :func:`input_drive`. Not inlined: written in the parallel
-    loop's body, stores into the named tuple's arrays were lost (Numba 0.68)."""
+def _drive_block(lo, hi, drive, currents, weights, row_start):
+    """Samples ``lo .. hi - 1`` of :func:`input_drive`."""
     n_steps, size = drive.sources.shape[1], currents.shape[1]
-    start = np.uint64(row_start[f])
-    sample, end = drive.sample, drive.feature_at[f + 1]
-    for k in range(_first_at_or_after(sample, drive.feature_at[f], end, lo), end):
-        s = sample[k]
-        if s >= hi:
-            break
-        t, c = drive.step[k], drive.count[k]
-        row = np.uint64(s * n_steps + t)
-        amplitude = float(c)
-        for i in range(np.uint64(size)):
-            currents[row, i] += weights[start + i] * amplitude
-        drive.sources[s, t] += 1
-        drive.sops[s, t] += c * fanout[f]
-        drive.effective[s, t] += c * nonzero_fanout[f]
+    sample, feature_at = drive.sample, drive.feature_at
+    for f in range(feature_at.shape[0] - 1):
+        start = np.uint64(row_start[f])
+        end = feature_at[f + 1]
+        for k in range(_first_at_or_after(sample, feature_at[f], end, lo), end):
+            s = sample[k]
+            if s >= hi:
+                break
+            row = np.uint64(s * n_steps + drive.step[k])
+            amplitude = float(drive.count[k])
+            for i in range(np.uint64(size)):
+                currents[row, i] += weights[start + i] * amplitude
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
