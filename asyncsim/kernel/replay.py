@@ -94,10 +94,14 @@ Adjoints = namedtuple("Adjoints", (
     "ev_ds",          # dloss / d(spike value) of each firing event
     "sl_ds",          # the same for each silent evaluation
     "dcount",         # (outputs,) dloss / dcounts
-    "position",       # reverse cursors: [delivery, event, silent evaluation]
+    "position",       # reverse cursors: [delivery, event, silent evaluation], step stamp
     "arrival",        # (T, N) dloss / d(current arriving at the start of pass t)
     "dbias",          # (N,) dloss / dbias
     "at_start",       # (N,) scratch: dloss / d(a current integrated at step 0 of the pass)
+    "at_next",        # (N,) scratch: the same at the step after the one being reversed ...
+    "next_stamp",     # ... valid for the run from neuron n where next_stamp[n] == the step's
+    "next_size",      #     stamp (position[3]), up to next_size[n] neurons
+    "plain",          # scratch: the step's deliveries through one run only (their events)
 ))
 
 
@@ -132,9 +136,10 @@ def replay_sample(s, net, trace, spec, selection_start, capacity, out_counts, dw
     st.at[_STAMP] = 1
     st.at[_SELECTION] = selection_start
     adj = Adjoints(np.zeros(n), np.zeros(n), np.zeros(capacity), np.zeros(capacity),
-                   np.empty(out_counts.shape[1]), np.zeros(3, np.int64),
+                   np.empty(out_counts.shape[1]), np.zeros(4, np.int64),
                    np.zeros((n_steps_total, n if net.max_delay > 0 else 0)), dbias,
-                   np.zeros(n))
+                   np.zeros(n), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int64),
+                   np.empty(capacity, np.int64))
     return _replay(s, net, trace, spec, log, st, adj, out_counts, dweights, losses)
 
 
@@ -730,34 +735,138 @@ def _reverse_silent_deliveries(t, i, last_step, net, log, adj):
 
 @nb.njit(cache=True, _nrt=False, inline="always")
 def _reverse_deliveries(t, i, net, log, adj, dweights):
-    """Deliveries of step ``i``: weight gradients and dloss/ds of the delivered events."""
+    """Deliveries of step ``i``: weight gradients and dloss/ds of the delivered events.
+
+    Where a step has several deliveries through one run of targets only (dense projections,
+    no delays or convolutions), they read the same adjoints of the next step's currents:
+    these are computed once per run, in one vectorized loop, and the dot products of up to
+    four deliveries of the same size share one loop (each still sums in target order, so the
+    values are those of one delivery at a time). A lone delivery keeps its one fused loop,
+    which is faster on its own."""
     d = adj.position[0]
-    while d >= 0 and log.dl_pass[d] == t and log.dl_step[d] == i:
-        e = log.dl_event[d]
+    end, n_plain = d, 0
+    while end >= 0 and log.dl_pass[end] == t and log.dl_step[end] == i:
+        n_plain += _is_plain(log.ev_neuron[log.dl_event[end]], net)
+        end -= 1
+    adj.position[0] = end
+    if n_plain < 2:
+        for dd in range(d, end, -1):
+            e = log.dl_event[dd]
+            adj.ev_ds[e] += _reverse_delivery(log.ev_neuron[e], t, i, net, log, adj, dweights)
+        return
+    adj.position[3] += 1
+    stamp = adj.position[3]
+    n_plain = 0
+    for dd in range(d, end, -1):
+        e = log.dl_event[dd]
         src = log.ev_neuron[e]
-        grad_s = 0.0
-        start, end = net.fanout_start[src], net.fanout_start[src + 1]
-        first = net.target_first[src]
-        if first >= 0:
-            # a run of targets (dense projections): unsigned indices, no target lookups
-            ufirst, ustart = np.uint64(first), np.uint64(start)
-            for k in range(np.uint64(end - start)):
-                g = _current_adjoint(t, i + 1, ufirst + k, net, log, adj)
-                grad_s += net.weights[ustart + k] * g
-                dweights[ustart + k] += g
+        if _is_plain(src, net):
+            first = net.target_first[src]
+            size = net.fanout_start[src + 1] - net.fanout_start[src]
+            _next_adjoints(t, i + 1, first, size, stamp, net, log, adj)
+            ufirst, ustart = np.uint64(first), np.uint64(net.fanout_start[src])
+            for k in range(np.uint64(size)):
+                dweights[ustart + k] += adj.at_next[ufirst + k]
+            adj.plain[n_plain] = e
+            n_plain += 1
         else:
-            for j in range(start, end):
-                g = _current_adjoint(t, i + 1, net.targets[j], net, log, adj)
-                grad_s += net.weights[j] * g
-                dweights[j] += g
-        for j in range(net.delay_start[src], net.delay_start[src + 1]):
-            g = _delayed_adjoint(t, j, net, adj)
+            adj.ev_ds[e] += _reverse_delivery(src, t, i, net, log, adj, dweights)
+    _plain_dots(n_plain, net, log, adj)
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _is_plain(src, net):
+    """``src`` reaches one run of targets and nothing else (no delays, no convolutions)."""
+    conv_first, conv_end = conv_rows(src, net)
+    return net.target_first[src] >= 0 and conv_first == conv_end \
+        and net.delay_start[src] == net.delay_start[src + 1]
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _next_adjoints(t, step, first, size, stamp, net, log, adj):
+    """``adj.at_next[first:first + size]``: :func:`_current_adjoint` at ``step``, unless
+    already there for this step."""
+    if adj.next_stamp[first] == stamp and adj.next_size[first] >= size:
+        return
+    adj.next_stamp[first] = stamp
+    adj.next_size[first] = size
+    frozen_from, lam, mu, at_next = log.frozen_from[t], adj.lam, adj.mu, adj.at_next
+    ufirst = np.uint64(first)
+    for n in range(ufirst, ufirst + np.uint64(size)):
+        g = lam[n] if step <= frozen_from[n] else 0.0
+        at_next[n] = g + mu[n] if net.is_current[n] else g
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _plain_dots(n_plain, net, log, adj):
+    """dloss/ds of the listed plain deliveries: weights . adjoints, four at a time where
+    they have the same size."""
+    weights, at_next = net.weights, adj.at_next
+    j = 0
+    while j < n_plain:
+        e0 = adj.plain[j]
+        src0 = log.ev_neuron[e0]
+        size = net.fanout_start[src0 + 1] - net.fanout_start[src0]
+        if j + 3 < n_plain and _same_size(adj.plain, j, 4, size, net, log):
+            srcs = (src0, log.ev_neuron[adj.plain[j + 1]], log.ev_neuron[adj.plain[j + 2]],
+                    log.ev_neuron[adj.plain[j + 3]])
+            w0, w1 = np.uint64(net.fanout_start[srcs[0]]), np.uint64(net.fanout_start[srcs[1]])
+            w2, w3 = np.uint64(net.fanout_start[srcs[2]]), np.uint64(net.fanout_start[srcs[3]])
+            g0, g1 = np.uint64(net.target_first[srcs[0]]), np.uint64(net.target_first[srcs[1]])
+            g2, g3 = np.uint64(net.target_first[srcs[2]]), np.uint64(net.target_first[srcs[3]])
+            s0 = s1 = s2 = s3 = 0.0
+            for k in range(np.uint64(size)):
+                s0 += weights[w0 + k] * at_next[g0 + k]
+                s1 += weights[w1 + k] * at_next[g1 + k]
+                s2 += weights[w2 + k] * at_next[g2 + k]
+                s3 += weights[w3 + k] * at_next[g3 + k]
+            adj.ev_ds[e0] += s0
+            adj.ev_ds[adj.plain[j + 1]] += s1
+            adj.ev_ds[adj.plain[j + 2]] += s2
+            adj.ev_ds[adj.plain[j + 3]] += s3
+            j += 4
+            continue
+        w0, g0 = np.uint64(net.fanout_start[src0]), np.uint64(net.target_first[src0])
+        s0 = 0.0
+        for k in range(np.uint64(size)):
+            s0 += weights[w0 + k] * at_next[g0 + k]
+        adj.ev_ds[e0] += s0
+        j += 1
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _same_size(plain, j, count, size, net, log):
+    for m in range(j + 1, j + count):
+        src = log.ev_neuron[plain[m]]
+        if net.fanout_start[src + 1] - net.fanout_start[src] != size:
+            return False
+    return True
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _reverse_delivery(src, t, i, net, log, adj, dweights):
+    """One delivery target by target: adds its weight gradients, returns its dloss/ds."""
+    grad_s = 0.0
+    start, end = net.fanout_start[src], net.fanout_start[src + 1]
+    first = net.target_first[src]
+    if first >= 0:
+        # a run of targets (dense projections): unsigned indices, no target lookups
+        ufirst, ustart = np.uint64(first), np.uint64(start)
+        for k in range(np.uint64(end - start)):
+            g = _current_adjoint(t, i + 1, ufirst + k, net, log, adj)
+            grad_s += net.weights[ustart + k] * g
+            dweights[ustart + k] += g
+    else:
+        for j in range(start, end):
+            g = _current_adjoint(t, i + 1, net.targets[j], net, log, adj)
             grad_s += net.weights[j] * g
             dweights[j] += g
-        grad_s += _conv_reverse(src, t, i + 1, 1.0, True, net, log, adj, dweights)
-        adj.ev_ds[e] += grad_s
-        d -= 1
-    adj.position[0] = d
+    for j in range(net.delay_start[src], net.delay_start[src + 1]):
+        g = _delayed_adjoint(t, j, net, adj)
+        grad_s += net.weights[j] * g
+        dweights[j] += g
+    grad_s += _conv_reverse(src, t, i + 1, 1.0, True, net, log, adj, dweights)
+    return grad_s
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
