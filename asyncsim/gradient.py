@@ -44,7 +44,7 @@ from . import kernel
 from .compile import CompiledNetwork, compile_network, projection_gradients
 from .errors import InputError
 from .kernel.codes import TRACE_MISMATCH
-from .kernel.drive import InputDrive, batch_drive, input_run, no_drive
+from .kernel.drive import InputDrive, batch_drive, check_drive, input_run, no_drive
 from .kernel.replay import LossSpec, RecordedBatch, replay_batch
 from .network import Network
 from .trace import Trace
@@ -185,8 +185,8 @@ def _replay_flat(c: CompiledNetwork, inputs, labels, trace: Trace, alpha, upstre
     run = None if use_survivors else input_run(c)
     if run is None:
         drive = no_drive()
-    elif given_drive is not None and given_drive.enabled and given_drive.first == run[0] \
-            and given_drive.currents.shape == (S, inputs.shape[1], run[1]):
+    elif given_drive is not None:
+        check_drive(given_drive, inputs.shape, run)
         drive = given_drive
     else:
         drive = batch_drive(c, inputs, run)

@@ -23,7 +23,7 @@ from .kernel.codes import (
     TRACE_INPUT_LENGTH,
     TRACE_SELECTION_LENGTH,
 )
-from .kernel.drive import batch_drive, input_run, no_drive
+from .kernel.drive import batch_drive, check_drive, input_run, no_drive
 from .limits import check_memory
 from .network import Network
 from .placement import NO_CHIP, ChipModel
@@ -260,13 +260,7 @@ class Simulator:
         run = self._drive_run()
         if drive is None or run is None:
             return None
-        size = drive.currents.shape[2] if drive.currents.ndim == 3 else -1
-        if not drive.enabled or drive.currents.shape[:2] != frames.shape[:2] \
-                or (drive.first, size) != run:
-            raise InputError(f"field 'input_drive': expected the summed input currents of "
-                             f"{frames.shape[0]} samples x {frames.shape[1]} timesteps into "
-                             f"neurons {run[0]}..{run[0] + run[1] - 1} "
-                             f"(Simulator.input_drive), got another")
+        check_drive(drive, frames.shape, run)
         return drive
 
     def _run_batches(self, arguments, frames, out, first_sample_index, batch, progress, rec,
@@ -301,9 +295,9 @@ class Simulator:
         reserve more than about 64 MiB: a sample that needs more runs again."""
         n_samples, n_steps = frames.shape[0], frames.shape[1]
         cfg, neurons = self.config, self.compiled.n_neurons
-        # per row: counting along an axis converts the whole batch to bool and int first
         active = np.zeros(n_samples, dtype=np.int64)
         if cfg.input_mode == "queued" or cfg.input_dropout > 0:  # else the room needs none
+            # per row: counting along an axis converts the whole batch to bool and int first
             active = np.array([np.count_nonzero(row) for row in frames.reshape(n_samples, -1)],
                               dtype=np.int64)
         deliveries = neurons * n_steps + (active if cfg.input_mode == "queued" else 0)

@@ -10,7 +10,7 @@ from asyncsim import InputError, Simulator, random_feedforward
 from asyncsim import gradient as gradient_module
 from asyncsim import simulator as simulator_module
 from asyncsim.compile import compile_network
-from asyncsim.gradient import replay_gradient
+from asyncsim.gradient import replay_compiled, replay_gradient
 from asyncsim.kernel.drive import batch_drive, input_occurrences, input_run
 
 SCHEDULES = [
@@ -101,6 +101,10 @@ def test_a_drive_of_other_inputs_is_refused():
     sim = Simulator(net)
     with pytest.raises(InputError, match="input_drive"):
         sim.run(frames, input_drive=sim.input_drive(frames[:2]))
+    trace = sim.run(frames, record=True).trace
+    with pytest.raises(InputError, match="input_drive"):
+        replay_compiled(sim.compiled, frames, np.zeros(4, dtype=int), trace,
+                        input_drive=sim.input_drive(frames[1:]))
 
 
 def test_queued_input_and_input_dropout_integrate_feature_by_feature():

@@ -20,6 +20,8 @@ from collections import namedtuple
 import numba as nb
 import numpy as np
 
+from ..errors import InputError
+
 InputDrive = namedtuple("InputDrive", (
     "enabled",     # bool: the kernel adds ``currents`` instead of the input rows
     "first",       # int: first neuron of the run every input feature targets
@@ -60,6 +62,17 @@ def input_run(compiled) -> tuple[int, int] | None:
     if c.conv.shape[0] and np.any(np.diff(c.conv_start[n:]) > 0):
         return None
     return int(first[0]), int(size[0])
+
+
+def check_drive(drive: InputDrive, shape: tuple[int, ...], run: tuple[int, int]) -> None:
+    """Refuse a ``drive`` given for inputs of ``shape`` (S, T, ...) into ``run`` that is not
+    one of such inputs into that run."""
+    if not (drive.enabled and drive.currents.shape == (shape[0], shape[1], run[1])
+            and drive.first == run[0]):
+        raise InputError(f"field 'input_drive': expected the summed input currents of "
+                         f"{shape[0]} samples x {shape[1]} timesteps into neurons "
+                         f"{run[0]}..{run[0] + run[1] - 1} (Simulator.input_drive of the same "
+                         f"inputs), got another")
 
 
 def batch_drive(compiled, frames: np.ndarray, run: tuple[int, int]) -> InputDrive:
