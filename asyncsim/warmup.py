@@ -14,21 +14,24 @@ import time
 import numpy as np
 
 
-def _entry_points() -> list:
-    from .kernel.drive import input_drive, input_occurrences
+def _entry_points(training: bool) -> list:
     from .kernel.driver import run_batch
+
+    if not training:
+        return [run_batch]
+    from .kernel.drive import input_drive, input_occurrences
     from .kernel.replay import replay_batch, replay_sample
 
     return [run_batch, replay_sample, replay_batch, input_occurrences, input_drive]
 
 
-def kernels_compiled() -> bool | None:
-    """True when every kernel entry point has a cache that matches its source; False when one
-    will be compiled on first use; None when this cannot be told (Numba's cache layout is not
-    a public interface)."""
+def kernels_compiled(training: bool = True) -> bool | None:
+    """True when every kernel entry point (of simulation only, with ``training=False``) has a
+    cache that matches its source; False when one will be compiled on first use; None when
+    this cannot be told (Numba's cache layout is not a public interface)."""
     try:
         return all(bool(d.signatures) or bool(d._cache._cache_file._load_index())
-                   for d in _entry_points())
+                   for d in _entry_points(training))
     except Exception:  # any change in Numba's internals: we cannot tell
         return None
 

@@ -94,11 +94,12 @@ class _Group(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _compile_notice() -> None:
-    """Say why the first run waits: Numba compiles the kernels once (about a minute)."""
+def _compile_notice(training: bool = False) -> None:
+    """Say why the first run waits: Numba compiles the kernels it uses once (about a
+    minute); a run that only simulates asks about the simulation kernel alone."""
     from asyncsim.warmup import kernels_compiled
 
-    if kernels_compiled() is False:
+    if kernels_compiled(training) is False:
         click.echo("Compiling the simulation kernels (first use only, about a minute; later "
                    "runs reuse them; `asyncsim warmup` compiles them ahead)...", err=True)
 
@@ -304,7 +305,7 @@ def train_command(model, preset, data, samples, test_samples, out_path, curves_p
     train_set = _load_data(data, samples, config.seed, allow_large)
     Simulator(network, allow_large=allow_large).validate(train_set.inputs, train_set.labels)
     test_set = held_out_data(data, test_samples, config)
-    _compile_notice()
+    _compile_notice(training=True)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:

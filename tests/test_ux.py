@@ -36,11 +36,11 @@ def test_text_report_uses_prefixes(tmp_path):
 def test_compile_notice_when_the_kernels_are_not_cached(monkeypatch):
     import asyncsim.warmup
 
-    monkeypatch.setattr(asyncsim.warmup, "kernels_compiled", lambda: False)
+    monkeypatch.setattr(asyncsim.warmup, "kernels_compiled", lambda training=True: False)
     result = CliRunner().invoke(cli, ["run", "nmnist-untrained", "--samples", "2"])
     assert result.exit_code == 0, result.output
     assert "Compiling the simulation kernels" in result.output
-    monkeypatch.setattr(asyncsim.warmup, "kernels_compiled", lambda: True)
+    monkeypatch.setattr(asyncsim.warmup, "kernels_compiled", lambda training=True: True)
     quiet = CliRunner().invoke(cli, ["run", "nmnist-untrained", "--samples", "2"])
     assert "Compiling" not in quiet.output
 
@@ -52,6 +52,7 @@ def test_warmup_compiles_and_then_reports_the_kernels_cached():
     assert result.exit_code == 0, result.output
     assert "cached" in result.output
     assert kernels_compiled() is True
+    assert kernels_compiled(training=False) is True
 
 
 def _captured_figure(monkeypatch, draw):
