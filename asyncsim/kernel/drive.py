@@ -157,18 +157,23 @@ def input_drive(drive, currents, weights, row_start):
 def _drive_block(lo, hi, drive, currents, weights, row_start):
     """Samples ``lo .. hi - 1`` of :func:`input_drive`."""
     n_steps, size = drive.sources.shape[1], currents.shape[1]
-    sample, feature_at = drive.sample, drive.feature_at
-    for f in range(feature_at.shape[0] - 1):
+    for f in range(drive.feature_at.shape[0] - 1):
         start = np.uint64(row_start[f])
-        end = feature_at[f + 1]
-        for k in range(_first_at_or_after(sample, feature_at[f], end, lo), end):
-            s = sample[k]
-            if s >= hi:
-                break
-            row = np.uint64(s * n_steps + drive.step[k])
+        first, end = _entries_of(drive, f, lo, hi)
+        for k in range(first, end):
+            row = np.uint64(drive.sample[k] * n_steps + drive.step[k])
             amplitude = float(drive.count[k])
             for i in range(np.uint64(size)):
                 currents[row, i] += weights[start + i] * amplitude
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _entries_of(drive, f, lo, hi):
+    """The occurrences of feature ``f`` in samples ``lo .. hi - 1``: entries ``first .. end -
+    1`` (the samples of a feature's entries ascend)."""
+    start, stop = drive.feature_at[f], drive.feature_at[f + 1]
+    return (_first_at_or_after(drive.sample, start, stop, lo),
+            _first_at_or_after(drive.sample, start, stop, hi))
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -191,15 +196,11 @@ def add_input_gradient(drive, adjoint, lo, hi, row_start, dweights):
     ``adjoint[s x T + t]`` is dloss / d(a current the run integrates at the start of pass
     t)."""
     n_steps, size = drive.sources.shape[1], adjoint.shape[1]
-    sample, step, count = drive.sample, drive.step, drive.count
     for f in range(drive.feature_at.shape[0] - 1):
         start = np.uint64(row_start[f])
-        end = drive.feature_at[f + 1]
-        for k in range(_first_at_or_after(sample, drive.feature_at[f], end, lo), end):
-            s = sample[k]
-            if s >= hi:
-                break
-            row = np.uint64(s * n_steps + step[k])
-            amplitude = float(count[k])
+        first, end = _entries_of(drive, f, lo, hi)
+        for k in range(first, end):
+            row = np.uint64(drive.sample[k] * n_steps + drive.step[k])
+            amplitude = float(drive.count[k])
             for i in range(np.uint64(size)):
                 dweights[start + i] += amplitude * adjoint[row, i]

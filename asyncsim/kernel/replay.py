@@ -790,11 +790,9 @@ def _next_adjoints(t, step, first, size, stamp, net, log, adj):
         return
     adj.next_stamp[first] = stamp
     adj.next_size[first] = size
-    frozen_from, lam, mu, at_next = log.frozen_from[t], adj.lam, adj.mu, adj.at_next
     ufirst = np.uint64(first)
     for n in range(ufirst, ufirst + np.uint64(size)):
-        g = lam[n] if step <= frozen_from[n] else 0.0
-        at_next[n] = g + mu[n] if net.is_current[n] else g
+        adj.at_next[n] = _current_adjoint(t, step, n, net, log, adj)
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
